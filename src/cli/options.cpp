@@ -1,0 +1,345 @@
+#include "cli/options.hpp"
+
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <map>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "cli/units.hpp"
+#include "sinks/registry.hpp"
+
+namespace lt {
+
+namespace {
+
+constexpr std::uint64_t kMaxDevices = 10'000'000;
+constexpr std::uint64_t kMaxPerDevice = 10'000'000;  // messages/s; beyond this a tick is < 100ns
+constexpr std::uint64_t kMaxPayload = 16u << 20;     // the wire format's largest frame
+constexpr Nanos kYear = 365 * 24 * 3600 * kSecond;
+constexpr Nanos kHour = 3600 * kSecond;
+
+// Exact and re-parseable, so describe_options() output can be pasted back as flags.
+std::string format_exact(Nanos ns) {
+  constexpr std::pair<Nanos, const char*> units[] = {
+      {kHour, "h"}, {60 * kSecond, "m"}, {kSecond, "s"}, {kMilli, "ms"}, {kMicro, "us"}};
+  if (ns == 0) return "0s";
+  for (auto [size, name] : units)
+    if (ns % size == 0) return fmt::format("{}{}", ns / size, name);
+  return fmt::format("{}ns", ns);
+}
+
+std::string format_exact(Rate r) {
+  if (r.den == 1) return fmt::to_string(r.num);
+  if (kSecond % Nanos(r.den) != 0) return fmt::format("{}/{}", r.num, r.den);
+  std::string frac = fmt::format("{:09}", (r.num % r.den) * (std::uint64_t(kSecond) / r.den));
+  frac.erase(frac.find_last_not_of('0') + 1);
+  return fmt::format("{}.{}", r.num / r.den, frac);
+}
+
+std::uint64_t gcd(std::uint64_t a, std::uint64_t b) { return b ? gcd(b, a % b) : a; }
+
+// Go's flag package spells long flags with one dash; turn them into CLI11's "--" form. Real
+// short flags (-h, -v, -q) are one letter and negative numbers ("-5") are values, so both stay.
+std::vector<std::string> go_style_to_gnu(int argc, const char* const* argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i] ? argv[i] : "";
+    const bool single_dash_long = a.size() > 2 && a[0] == '-' && a[1] != '-';
+    const bool number = a.size() > 1 && ((a[1] >= '0' && a[1] <= '9') || a[1] == '.');
+    out.push_back(single_dash_long && !number ? "-" + a : a);
+  }
+  return out;
+}
+
+bool valid_hostname(std::string_view h) {
+  const std::string s(h);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1)
+    return true;
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);  // fully qualified form
+  if (h.empty() || h.size() > 253) return false;
+  while (true) {
+    const auto dot = h.find('.');
+    const std::string_view label = h.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    if (dot == std::string_view::npos) return true;
+    h.remove_prefix(dot + 1);
+  }
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Holds every flag's raw text; values are parsed here rather than by CLI11 so that units work
+// and every error names its flag and accepted range in the same words.
+class Flags {
+ public:
+  explicit Flags(CLI::App& app) : app_(app) {}
+
+  void value(const std::string& name, const std::string& type, const std::string& help) {
+    app_.add_option(name, raw_[name], help)->type_name(type);
+  }
+  bool given(const std::string& name) const { return app_.count(name) > 0; }
+  const std::string& raw(const std::string& name) { return raw_[name]; }
+
+  template <typename T>
+  void count(const std::string& name, T& out, std::uint64_t lo, std::uint64_t hi) {
+    if (!given(name)) return;
+    auto v = parse_count(raw(name));
+    if (!v || *v < lo || *v > hi)
+      fail(name, fmt::format("expected a whole number from {} to {}", lo, hi));
+    out = T(*v);
+  }
+  void size(const std::string& name, std::uint64_t& out, std::uint64_t lo, std::uint64_t hi) {
+    if (!given(name)) return;
+    auto v = parse_size(raw(name));
+    if (!v || *v < lo || *v > hi)
+      fail(name, fmt::format("expected a size from {} to {} bytes (e.g. 64, 1KiB)", lo, hi));
+    out = *v;
+  }
+  void duration(const std::string& name, Nanos& out, Nanos lo, Nanos hi) {
+    if (!given(name)) return;
+    auto v = parse_duration(raw(name));
+    if (!v || *v < lo || *v > hi) {
+      const std::string range = lo == 0 ? fmt::format("from 0 to {}", format_exact(hi))
+                                : lo == 1 ? fmt::format("greater than 0 and at most {}", format_exact(hi))
+                                          : fmt::format("from {} to {}", format_exact(lo), format_exact(hi));
+      fail(name, fmt::format("expected a duration {} (e.g. 500ms, 2m)", range));
+    }
+    out = *v;
+  }
+  std::optional<Rate> rate(const std::string& name, std::uint64_t per_second_max) {
+    if (!given(name)) return std::nullopt;
+    auto v = parse_rate(raw(name));
+    if (!v || !v->positive() || v->num > per_second_max * v->den)
+      fail(name, fmt::format("expected a rate per second greater than 0 and at most {} "
+                             "(e.g. 0.5, 10k, 1.5M)", per_second_max));
+    return v;
+  }
+  void choice(const std::string& name, std::string& out, const std::vector<std::string>& accepted,
+              const std::string& what) {
+    if (!given(name)) return;
+    if (std::find(accepted.begin(), accepted.end(), raw(name)) == accepted.end())
+      throw UsageError{fmt::format("{}: unknown {} \"{}\" (accepted: {})", name, what, raw(name),
+                                   join(accepted))};
+    out = raw(name);
+  }
+  void path(const std::string& name, std::string& out) {
+    if (!given(name)) return;
+    if (raw(name).empty()) fail(name, "expected a file name");
+    out = raw(name);
+  }
+  [[noreturn]] void fail(const std::string& name, const std::string& expected) {
+    throw UsageError{fmt::format("{}: {}, got \"{}\"", name, expected, raw(name))};
+  }
+
+ private:
+  CLI::App& app_;
+  std::map<std::string, std::string> raw_;  // node-based: CLI11 keeps references into it
+};
+
+// CLI11's messages can span lines and use its own vocabulary; reduce them to one line.
+std::string one_line(const CLI::ParseError& e) {
+  std::string what = e.what();
+  const std::string convert = "Could not convert: ";
+  if (what.starts_with(convert)) {  // only bool flags are converted by CLI11 itself
+    const auto eq = what.find(" = ");
+    if (eq != std::string::npos)
+      return fmt::format("{}: expected true or false, got \"{}\"",
+                         what.substr(convert.size(), eq - convert.size()), what.substr(eq + 3));
+  }
+  if (e.get_name() == "ArgumentMismatch" && what.find(" required ") != std::string::npos)
+    return what.substr(0, what.find(':')) + ": missing value";
+  std::replace(what.begin(), what.end(), '\n', ' ');
+  return what;
+}
+
+void check_extras(const CLI::App& app, bool serve) {
+  for (const auto& extra : app.remaining()) {
+    if (extra == "--") continue;
+    if (extra == "run" || extra == "serve")
+      throw UsageError{fmt::format("\"{}\" must be the first argument", extra)};
+    if (extra.size() > 1 && extra[0] == '-')
+      throw UsageError{fmt::format("unknown option \"{}\"{}", extra.substr(0, extra.find('=')),
+                                   serve ? " for serve" : "")};
+    throw UsageError{fmt::format("unexpected argument \"{}\"", extra)};
+  }
+}
+
+void add_run_flags(Flags& f, CLI::App& app, Options& o) {
+  f.value("--devices", "N", "simulated devices, one connection each (1..10M) [1]");
+  f.value("--msg", "RATE", "messages per second per device, e.g. 0.5, 10k [2]");
+  f.value("--rate", "RATE", "total messages per second instead of --msg");
+  f.value("--payload", "SIZE", "bytes per message, header included, e.g. 64, 1KiB [64]");
+  f.value("--duration", "DURATION", "run time, e.g. 30s, 5m; 0 = until Ctrl-C [2s]");
+  f.value("--hostname", "HOST", "target address or name [127.0.0.1]");
+  f.value("--port", "PORT", "target port [18000]");
+  f.value("--sink", "NAME", "protocol: " + join(sink_names()) + " [tcp]");
+  f.value("--update", "DURATION", "progress interval, 10ms..1h [1s]");
+  f.value("--threads", "N", "worker threads, 0 = one per core [0]");
+  f.value("--arrival", "KIND", "constant or poisson [constant]");
+  f.value("--seed", "N", "seed for poisson arrivals [1]");
+  f.value("--backlog", "N", "messages queued per device while its connection is busy [64]");
+  f.value("--inflight", "N", "unanswered messages per device in echo mode [1024]");
+  f.value("--timeout", "DURATION", "echo reply deadline and end-of-run drain bound [1s]");
+  f.value("--connect-timeout", "DURATION", "time allowed for all devices to connect [2s]");
+  f.value("--json", "FILE", "write the result as JSON");
+  f.value("--hdr-log", "FILE", "write latency histograms as an HdrHistogram log");
+  app.add_flag("--echo", o.echo, "the target echoes; measure round trips");
+  app.add_flag("--noexec", o.noexec, "print the plan and exit without sending");
+  app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
+}
+
+void validate_run(Flags& f, Options& o) {
+  f.count("--devices", o.devices, 1, kMaxDevices);
+  if (f.given("--msg") && f.given("--rate"))
+    throw UsageError{"--msg and --rate are exclusive: give one"};
+  if (auto m = f.rate("--msg", kMaxPerDevice)) o.msg = *m;
+  o.rate = f.rate("--rate", kMaxPerDevice * kMaxDevices);
+  if (o.rate) {
+    // Per device share of the total, kept exact (den <= 1e9 * 1e7 cannot overflow).
+    const std::uint64_t num = o.rate->num, den = o.rate->den * o.devices, g = gcd(num, den);
+    o.msg = Rate{num / g, den / g};
+    if (o.msg.num > kMaxPerDevice * o.msg.den)
+      throw UsageError{fmt::format(
+          "--rate: {} over {} devices is more than {} per device; raise --devices",
+          format_exact(*o.rate), o.devices, kMaxPerDevice)};
+  } else {
+    std::uint64_t total;
+    if (__builtin_mul_overflow(o.msg.num, o.devices, &total))
+      throw UsageError{fmt::format("--msg: {} per device times {} devices cannot be represented "
+                                   "exactly; use fewer decimal places", format_exact(o.msg),
+                                   o.devices)};
+  }
+  f.duration("--duration", o.duration, 0, kYear);
+  if (f.given("--hostname")) {
+    if (!valid_hostname(f.raw("--hostname")))
+      f.fail("--hostname", "expected an IP address or a host name (letters, digits, '-', '.'; "
+                           "give the port with --port)");
+    o.hostname = f.raw("--hostname");
+  }
+  f.count("--port", o.port, 1, 65535);
+  f.choice("--sink", o.sink, sink_names(), "sink");
+  f.size("--payload", o.payload, 1, kMaxPayload);
+  if (const SinkInfo* sink = find_sink(o.sink); sink && o.payload < sink->min_payload)
+    throw UsageError{fmt::format("--payload: sink {} needs at least {} bytes for its header, "
+                                 "got {}", o.sink, sink->min_payload, o.payload)};
+  f.duration("--update", o.update, 10 * kMilli, kHour);
+  f.count("--threads", o.threads, 0, 1024);
+  std::string arrival;
+  f.choice("--arrival", arrival, {"constant", "poisson"}, "arrival");
+  if (!arrival.empty()) o.arrival = arrival == "poisson" ? Arrival::Poisson : Arrival::Constant;
+  f.count("--seed", o.seed, 0, UINT64_MAX);
+  f.count("--backlog", o.backlog, 0, 1'000'000);
+  f.count("--inflight", o.inflight, 1, 1'000'000);
+  // Upper bounds keep deadline arithmetic (now + timeout) far from overflow.
+  f.duration("--timeout", o.timeout, 1, kYear);
+  f.duration("--connect-timeout", o.connect_timeout, 1, kYear);
+  f.path("--json", o.json_path);
+  f.path("--hdr-log", o.hdr_log_path);
+}
+
+void add_serve_flags(Flags& f, CLI::App& app, Options& o) {
+  f.value("--sink", "NAME", "protocol: tcp or udp [tcp]");
+  f.value("--port", "PORT", "port to listen on, 0 = pick a free one [18000]");
+  f.value("--bind", "ADDR", "address to listen on [127.0.0.1]");
+  f.value("--json", "FILE", "write final counters as JSON");
+  app.add_flag("--echo", o.echo, "send every message back");
+}
+
+void validate_serve(Flags& f, Options& o) {
+  f.choice("--sink", o.sink, {"tcp", "udp"}, "sink");
+  f.count("--port", o.port, 0, 65535);
+  o.port_given = f.given("--port");
+  if (f.given("--bind")) {
+    if (!valid_hostname(f.raw("--bind"))) f.fail("--bind", "expected an IP address or host name");
+    o.bind = f.raw("--bind");
+  }
+  f.path("--json", o.json_path);
+}
+
+}  // namespace
+
+Options parse_options(int argc, const char* const* argv, std::string* text) {
+  std::vector<std::string> args = go_style_to_gnu(argc, argv);
+  Options o;
+  if (!args.empty() && (args.front() == "serve" || args.front() == "run")) {
+    if (args.front() == "serve") o.command = Command::Serve;
+    args.erase(args.begin());
+  }
+  const bool serve = o.command == Command::Serve;
+
+  CLI::App app{serve ? "Accepts load-tester traffic, optionally echoing it."
+                     : "Sends messages at a constant rate from many simulated devices.",
+               serve ? "load-tester serve" : "load-tester"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go: last wins
+  app.allow_extras();  // unknown flags are reported below in our own words
+  app.set_help_flag("-h,--help", "print this help");
+  if (!serve) app.footer("Commands: run (default), serve. Single-dash long flags (-devices 10) work too.");
+  bool version = false;
+  app.add_flag("--version", version, "print the version");
+  app.add_flag("-v,--verbose", o.verbose, "print the plan and extra detail");
+  app.add_flag("-q,--quiet", o.quiet, "no live progress lines");
+
+  Flags flags(app);
+  serve ? add_serve_flags(flags, app, o) : add_run_flags(flags, app, o);
+
+  std::reverse(args.begin(), args.end());  // CLI11 consumes the vector from the back
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    if (text) *text = app.help();
+    o.command = Command::Help;
+    return o;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError{one_line(e)};
+  }
+  if (version) {
+    if (text) *text = std::string("load-tester ") + LT_VERSION + "\n";
+    o.command = Command::Version;
+    return o;
+  }
+  check_extras(app, serve);
+  serve ? validate_serve(flags, o) : validate_run(flags, o);
+  return o;
+}
+
+std::string describe_options(const Options& o) {
+  switch (o.command) {
+    case Command::Help: return "help";
+    case Command::Version: return "version";
+    case Command::Serve:
+      return fmt::format("serve --sink={} --bind={} --port={}{}{}{}", o.sink, o.bind, o.port,
+                         o.echo ? " --echo" : "",
+                         o.json_path.empty() ? "" : " --json=" + o.json_path,
+                         o.verbose ? " --verbose" : "");
+    case Command::Run: break;
+  }
+  std::string s = fmt::format(
+      "run --devices={} {} --payload={} --duration={} --sink={} --hostname={} --port={} "
+      "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "
+      "--connect-timeout={} --update={}",
+      o.devices, o.rate ? "--rate=" + format_exact(*o.rate) : "--msg=" + format_exact(o.msg),
+      o.payload, format_exact(o.duration), o.sink, o.hostname, o.port,
+      o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
+      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
+      format_exact(o.update));
+  for (auto [on, flag] : {std::pair{o.echo, " --echo"}, {o.precise, " --precise"},
+                          {o.noexec, " --noexec"}, {o.verbose, " --verbose"}, {o.quiet, " --quiet"}})
+    if (on) s += flag;
+  if (!o.json_path.empty()) s += " --json=" + o.json_path;
+  if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
+  return s;
+}
+
+}  // namespace lt

@@ -1,0 +1,73 @@
+#pragma once
+// One options structure for the whole tool, filled from the command line (and later a config
+// file) and validated once at start-up. Nothing below main() parses or exits.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rate.hpp"
+#include "core/time.hpp"
+
+namespace lt {
+
+enum class Command { Run, Serve, Help, Version };
+enum class Arrival { Constant, Poisson };
+
+struct Options {
+  Command command = Command::Run;
+
+  // Load shape
+  std::uint64_t devices = 1;
+  Rate msg{2, 1};                 // per device; when --rate is given it is derived from it
+  std::optional<Rate> rate;       // total messages/s across all devices (exclusive with --msg)
+  std::uint64_t payload = 64;     // bytes per message, header included
+  Nanos duration = 2 * kSecond;   // 0 = until interrupted
+  Arrival arrival = Arrival::Constant;
+  std::uint64_t seed = 1;         // Poisson draws; runs are reproducible
+
+  // Target
+  std::string sink = "tcp";
+  std::string hostname = "127.0.0.1";
+  std::uint16_t port = 18000;
+  bool echo = false;              // target echoes; measure round trips
+
+  // Engine
+  unsigned threads = 0;           // 0 = one per core
+  bool precise = false;           // sleep to a margin, then spin
+  std::uint32_t backlog = 64;     // per-device messages waiting for a busy connection
+  std::uint32_t inflight = 1024;  // per-device unanswered messages in echo mode
+  Nanos timeout = 1 * kSecond;    // echo reply deadline (UDP loss) and end-of-run drain bound
+  Nanos connect_timeout = 2 * kSecond;
+
+  // Reporting
+  Nanos update = 1 * kSecond;
+  std::string json_path;
+  std::string hdr_log_path;
+  bool noexec = false;
+  bool verbose = false;
+  bool quiet = false;             // no live progress lines
+
+  // serve
+  std::string bind = "127.0.0.1";
+  bool port_given = false;        // serve defaults to 18000 too, but 0 asks for a free port
+
+  // Total messages per second across all devices.
+  Rate total_rate() const { return rate ? *rate : msg.times(devices); }
+};
+
+// Thrown by parsing/validation only (never on the hot path): the message names the flag and the
+// accepted range, main() prints it on one line and exits with code 2.
+struct UsageError {
+  std::string message;
+};
+
+// Parses argv (Go-style single-dash long flags accepted) and validates. Throws UsageError.
+// On --help / --version returns Options with command Help/Version and fills `text`.
+Options parse_options(int argc, const char* const* argv, std::string* text = nullptr);
+
+// The effective options as one line of flags for --verbose output; pasted back as arguments
+// (paths unquoted) it parses to the same options.
+std::string describe_options(const Options& options);
+
+}  // namespace lt

@@ -1,0 +1,127 @@
+#include "engine/plan.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "core/schedule.hpp"
+#include "report/format.hpp"
+
+namespace lt {
+
+namespace {
+// File descriptors the process needs besides one per device: stdio, epoll and eventfd per
+// worker, result files, and some slack.
+constexpr std::uint64_t kSpareFds = 64;
+
+// Median overshoot of a short epoll_pwait2 sleep: what default waiting adds to every send.
+Nanos measure_wake_overshoot() {
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<Nanos> over;
+  for (int i = 0; i < 21; ++i) {
+    const Nanos want = 20 * kMicro;
+    const Nanos t0 = monotonic_now();
+    timespec ts{0, long(want)};
+    epoll_event ev;
+    epoll_pwait2(ep, &ev, 1, &ts, nullptr);
+    over.push_back(monotonic_now() - t0 - want);
+  }
+  close(ep);
+  std::nth_element(over.begin(), over.begin() + 10, over.end());
+  return over[10];
+}
+
+// Schedule steps plus a small write() per message, on this core: an upper bound on what one
+// worker can send. It writes to /dev/null, so it connects to nothing.
+double estimate_sends_per_core() {
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ScheduleShape shape{Rate{1'000'000, 1}, 1000, 0, 1, 1000};
+  Schedule s(shape, 0);
+  char buf[64] = {};
+  const int n = 50'000;
+  const Nanos t0 = monotonic_now();
+  for (int i = 0; i < n; ++i) {
+    buf[0] = char(s.peek().seq);
+    [[maybe_unused]] auto r = write(fd, buf, sizeof buf);
+    s.advance();
+  }
+  const Nanos t = monotonic_now() - t0;
+  close(fd);
+  return t > 0 ? double(n) * 1e9 / double(t) : 0.0;
+}
+}  // namespace
+
+unsigned worker_count(const Options& o) {
+  unsigned w = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  return unsigned(std::min<std::uint64_t>(w, o.devices));
+}
+
+std::vector<WorkerShard> make_shards(const Options& o, unsigned workers) {
+  std::vector<WorkerShard> shards;
+  for (unsigned w = 0; w < workers; ++w) {
+    const std::uint64_t n = (o.devices - w + workers - 1) / workers;
+    shards.push_back(WorkerShard{w, workers, std::uint32_t(n)});
+  }
+  return shards;
+}
+
+void ensure_fd_limit(const Options& o) {
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  const std::uint64_t need = o.devices + kSpareFds;
+  if (lim.rlim_cur < need) {
+    lim.rlim_cur = std::min<rlim_t>(std::max<rlim_t>(need, lim.rlim_cur), lim.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < need)
+    throw UsageError{fmt::format(
+        "--devices: {} connections need {} file descriptors but the limit is {} (hard limit {}); "
+        "use at most {} devices or raise the limit (ulimit -n)",
+        o.devices, need, lim.rlim_cur, lim.rlim_max,
+        lim.rlim_cur > kSpareFds ? lim.rlim_cur - kSpareFds : 0)};
+}
+
+void print_plan(std::FILE* out, const Options& o) {
+  const unsigned workers = worker_count(o);
+  const auto shards = make_shards(o, workers);
+  const double total = o.total_rate().per_second();
+  const double per_device = total / double(o.devices);
+  fmt::print(out, "plan: {} to {}:{}{}\n", o.sink, o.hostname, o.port, o.echo ? " (echo)" : "");
+  fmt::print(out, "  devices      {} over {} workers ({} to {} per worker)\n", o.devices, workers,
+             shards.back().devices, shards.front().devices);
+  fmt::print(out, "  rate         {} per device, {} in total, {} arrivals\n",
+             format_rate(per_device), format_rate(total),
+             o.arrival == Arrival::Poisson ? "poisson" : "constant");
+  fmt::print(out, "  interval     {} per device, {} between sends in total\n",
+             format_duration(Nanos(1e9 / per_device)), format_duration(Nanos(1e9 / total)));
+  fmt::print(out, "  duration     {}{}\n",
+             o.duration ? format_duration(o.duration) : "until interrupted",
+             o.duration ? fmt::format(" ({} messages)", o.total_rate().ticks_before(o.duration))
+                        : "");
+  fmt::print(out, "  payload      {} B; backlog {} per device; update every {}\n", o.payload,
+             o.backlog, format_duration(o.update));
+  fmt::print(out, "  waiting      {}\n",
+             o.precise ? "precise: epoll_pwait2 to 50us before each send, then spin"
+                       : "epoll_pwait2 with 1ns timer slack");
+  const Nanos overshoot = measure_wake_overshoot();
+  const double per_core = estimate_sends_per_core();
+  const double per_worker = total / workers;
+  fmt::print(out, "  this machine {} cores; sleep overshoot (median of 21 20us sleeps) {}; "
+                  "~{} small writes per core\n",
+             std::thread::hardware_concurrency(), format_duration(overshoot), format_rate(per_core));
+  // Half of a core's raw syscall rate leaves room for the loop, the reads and the reporter.
+  const bool feasible = per_worker <= per_core * 0.5;
+  fmt::print(out, "  feasible     {} ({} per worker needed)\n",
+             feasible ? "likely" : "doubtful: fewer messages per worker or more workers/machines",
+             format_rate(per_worker));
+}
+
+}  // namespace lt

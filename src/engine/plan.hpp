@@ -1,0 +1,18 @@
+#pragma once
+// The plan of a run (what --noexec prints): workers, shards, intervals, waiting mode, and an
+// estimate of whether this machine can hold the rate.
+#include <cstdio>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "engine/worker.hpp"
+
+namespace lt {
+
+unsigned worker_count(const Options& options);
+std::vector<WorkerShard> make_shards(const Options& options, unsigned workers);
+// Raises RLIMIT_NOFILE as far as allowed; throws UsageError naming --devices if they cannot fit.
+void ensure_fd_limit(const Options& options);
+void print_plan(std::FILE* out, const Options& options);
+
+}  // namespace lt

@@ -1,0 +1,207 @@
+#include "engine/run.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/interval_collector.hpp"
+#include "engine/plan.hpp"
+#include "engine/worker.hpp"
+#include "metrics/hdr_log.hpp"
+#include "net/socket_ops.hpp"
+#include "report/atomic_file.hpp"
+#include "report/console.hpp"
+#include "report/result_json.hpp"
+#include "sinks/registry.hpp"
+
+namespace lt {
+
+namespace {
+
+// The origin is set this far ahead so every worker has seen it before the first tick is due.
+constexpr Nanos kStartLead = 5 * kMilli;
+
+class SignalWatch {
+ public:
+  SignalWatch() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
+    // Blocked before the workers start, so only this thread ever takes these signals.
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~SignalWatch() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+  // Waits up to `timeout` for a signal; true once one arrived. After the first, the default
+  // action is restored and the signals unblocked in this thread, so a second Ctrl-C ends the
+  // process at once.
+  bool wait(Nanos timeout) {
+    if (seen_) {
+      if (timeout > 0) sleep_for(timeout);
+      return true;
+    }
+    timespec ts{time_t(timeout / kSecond), long(timeout % kSecond)};
+    if (timeout < 0) ts = {0, 0};
+    if (sigtimedwait(&set_, nullptr, &ts) > 0) {
+      seen_ = true;
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &dfl, nullptr);
+      pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+    }
+    return seen_;
+  }
+  bool seen() const { return seen_; }
+
+ private:
+  static void sleep_for(Nanos ns) {
+    timespec ts{time_t(ns / kSecond), long(ns % kSecond)};
+    nanosleep(&ts, nullptr);
+  }
+  sigset_t set_, old_;
+  bool seen_ = false;
+};
+
+struct OutputFiles {
+  AtomicFile json, hdr_log;
+  std::unique_ptr<HdrLogWriter> log;
+
+  void open(const Options& o) {
+    std::string error;
+    if (!o.json_path.empty() && !json.open(o.json_path, error))
+      throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
+    if (!o.hdr_log_path.empty()) {
+      if (!hdr_log.open(o.hdr_log_path, error))
+        throw UsageError{fmt::format("--hdr-log: cannot write \"{}\": {}", o.hdr_log_path, error)};
+      log = std::make_unique<HdrLogWriter>(hdr_log.stream());
+    }
+  }
+};
+
+IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos update,
+                        std::uint32_t connected) {
+  IntervalPoint p;
+  p.index = r.index;
+  p.start = Nanos(r.index) * update;
+  p.length = std::clamp<Nanos>(run.elapsed - p.start, 0, update);
+  p.counters = r.data.counters;
+  p.latency_p50 = r.data.latency.value_at_percentile(50);
+  p.latency_p99 = r.data.latency.value_at_percentile(99);
+  p.latency_max = r.data.latency.max();
+  p.lateness_p99 = r.data.lateness.value_at_percentile(99);
+  p.connected = connected;
+  return p;
+}
+
+}  // namespace
+
+int run_load(const Options& o) {
+  const SinkInfo* sink = find_sink(o.sink);
+  if (!sink) throw UsageError{fmt::format("--sink: unknown sink \"{}\"", o.sink)};
+  Target target;
+  std::string error;
+  if (!resolve_target(o.hostname, o.port, target, error))
+    throw UsageError{fmt::format("--hostname: cannot resolve \"{}\": {}", o.hostname, error)};
+  ensure_fd_limit(o);
+  if (o.noexec) {
+    print_plan(stdout, o);
+    return 0;
+  }
+  OutputFiles files;
+  files.open(o);
+
+  RunResult run;
+  run.options = &o;
+  run.target = format_address(target.addr);
+  run.workers = worker_count(o);
+  SignalWatch signals;
+  MonotonicClock clock;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (const auto& shard : make_shards(o, run.workers))
+    workers.push_back(std::make_unique<Worker>(o, target, *sink, shard, clock));
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+
+  auto connected = [&] {
+    std::uint32_t n = 0;
+    for (auto& w : workers) n += w->connected();
+    return n;
+  };
+  // Connect phase: start once every device has connected or failed once, or at the timeout.
+  const Nanos connect_start = clock.now();
+  for (;;) {
+    std::uint64_t settled = 0;
+    for (auto& w : workers) settled += w->settled();
+    if (settled >= o.devices || clock.now() - connect_start >= o.connect_timeout) break;
+    if (signals.wait(kMilli)) break;
+  }
+  const Nanos origin = clock.now() + kStartLead;
+  run.start_unix_ns = realtime_now() + kStartLead;
+  run.connect_phase = origin - connect_start;
+  run.connected_at_start = connected();
+  if (o.verbose)
+    fmt::print(stderr, "connected {}/{} devices in {:.1f} ms; starting\n", run.connected_at_start,
+               o.devices, double(run.connect_phase) / 1e6);
+  for (auto& w : workers) w->begin(origin);
+  if (files.log)
+    files.log->write_header(run.start_unix_ns,
+                            fmt::format("load-tester {} {} devices", o.sink, o.devices));
+
+  IntervalCollector collector(workers.size());
+  bool stop_sent = signals.seen();
+  if (stop_sent)
+    for (auto& w : workers) w->request_stop();
+  Nanos next_look = origin + o.update + kMilli;
+  while (!collector.all_finished()) {
+    const Nanos now = clock.now();
+    if (signals.wait(std::min(next_look - now, Nanos(50 * kMilli))) && !stop_sent) {
+      stop_sent = true;
+      run.interrupted = true;
+      run.elapsed = clock.now() - origin;
+      fmt::print(stderr, "\ninterrupted: stopping (press Ctrl-C again to exit at once)\n");
+      for (auto& w : workers) w->request_stop();
+    }
+    if (clock.now() < next_look && !stop_sent) continue;
+    next_look += o.update;
+    if (!stop_sent) run.elapsed = std::min(clock.now() - origin, o.duration ? o.duration : INT64_MAX);
+    for (std::size_t i = 0; i < workers.size(); ++i)
+      for (auto& r : workers[i]->take_reports()) collector.add(i, std::move(r));
+    while (auto r = collector.next_complete()) {
+      IntervalPoint p = summarize(*r, run, o.update, connected());
+      run.total.add(r->data);
+      if (files.log) {
+        const Nanos length = std::max<Nanos>(p.length, 1);
+        files.log->write_interval("", p.start, length, r->data.latency);
+        files.log->write_interval("service", p.start, length, r->data.service);
+        files.log->write_interval("lateness", p.start, length, r->data.lateness);
+      }
+      if (!o.quiet && p.length > 0) print_progress(stdout, run, p, o.devices);
+      run.intervals.push_back(std::move(p));
+    }
+  }
+  for (auto& t : threads) t.join();
+  // The sending window ends when the last worker stopped dispatching: a little after the
+  // planned end, so the achieved rate is never flattered.
+  for (auto& w : workers) run.elapsed = std::max(run.elapsed, w->dispatch_end() - origin);
+
+  print_summary(stdout, run);
+  int code = 0;
+  if (files.json.is_open()) {
+    fmt::print(files.json.stream(), "{}\n", result_to_json(run).dump(2));
+    if (!files.json.commit(error)) {
+      fmt::print(stderr, "load-tester: --json: could not write \"{}\": {}\n", o.json_path, error);
+      code = 1;
+    }
+  }
+  if (files.hdr_log.is_open() && !files.hdr_log.commit(error)) {
+    fmt::print(stderr, "load-tester: --hdr-log: could not write \"{}\": {}\n", o.hdr_log_path, error);
+    code = 1;
+  }
+  return code;
+}
+
+}  // namespace lt

@@ -1,0 +1,127 @@
+#include "engine/worker.hpp"
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+
+#include "sinks/registry.hpp"
+
+namespace lt {
+
+namespace {
+// --precise sleeps until this long before a deadline, then spins on the clock.
+constexpr Nanos kSpinMargin = 50 * kMicro;
+constexpr Nanos kConnectPoll = 1 * kMilli;
+}  // namespace
+
+Worker::Worker(const Options& options, const Target& target, const SinkInfo& sink,
+               WorkerShard shard, const Clock& clock)
+    : options_(options), clock_(clock), shard_(shard), backlogs_(shard.devices) {
+  std::vector<std::uint64_t> ids(shard.devices);
+  for (std::uint32_t i = 0; i < shard.devices; ++i) ids[i] = shard.first_device + i * shard.stride;
+  context_.reset(new SinkContext{options, target, loop_, clock, recorder_, *this, std::move(ids)});
+  sink_ = sink.make(*context_);
+}
+
+Worker::~Worker() = default;
+
+void Worker::run() {
+  // Timer slack defaults to 50 us, which would be added to every wake-up.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  sink_->start(clock_.now());
+
+  // Connect phase: keep the loop turning until the reporter fixes the common origin.
+  while (origin_.load(std::memory_order_acquire) == 0 && !stop_.load(std::memory_order_acquire)) {
+    settled_.store(sink_->settled(), std::memory_order_release);
+    connected_.store(sink_->connected(), std::memory_order_release);
+    wait_until(clock_.now() + kConnectPoll);
+  }
+  origin_ns_ = origin_.load(std::memory_order_acquire);
+  if (origin_ns_ == 0) origin_ns_ = clock_.now();  // stopped before the start
+
+  ScheduleShape shape{options_.total_rate(), options_.devices, shard_.first_device, shard_.stride,
+                      shard_.devices, options_.arrival == Arrival::Poisson, options_.seed};
+  schedule_ = std::make_unique<Schedule>(shape, origin_ns_);
+  const Nanos end = options_.duration > 0 ? origin_ns_ + options_.duration : INT64_MAX;
+  Nanos boundary = origin_ns_ + options_.update;
+
+  // Run: everything due up to now is dispatched first, so a tick just before the end still goes.
+  Nanos now = clock_.now();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    now = clock_.now();
+    for (; now >= boundary; boundary += options_.update) publish(interval_++, false);
+    dispatch(now, end);
+    sink_->flush(now);
+    if (now >= end) break;
+    connected_.store(sink_->connected(), std::memory_order_relaxed);
+    wait_until(std::min({schedule_->peek().intended, boundary, end}));
+  }
+
+  dispatch_end_.store(now, std::memory_order_release);
+  // Drain: give replies and unsent bytes up to --timeout, still reporting on the boundaries.
+  const Nanos drain_end = now + options_.timeout;
+  while (sink_->busy() && now < drain_end) {
+    wait_until(std::min(boundary, drain_end));
+    now = clock_.now();
+    for (; now >= boundary; boundary += options_.update) publish(interval_++, false);
+    sink_->flush(now);
+  }
+  sink_->stop(clock_.now());
+  for (auto& b : backlogs_) recorder_.count(Counter::Missed, b.size());
+  connected_.store(0, std::memory_order_release);
+  publish(interval_, true);
+}
+
+void Worker::dispatch(Nanos now, Nanos end) {
+  for (;;) {
+    const Tick& t = schedule_->peek();
+    if (t.intended > now || t.intended >= end) return;
+    deliver(t.local_device, t.seq, t.intended, now);
+    schedule_->advance();
+  }
+}
+
+void Worker::deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now) {
+  Backlog& backlog = backlogs_[local];
+  // Order is kept: a device with a backlog queues behind it rather than jumping it.
+  if (backlog.empty() && sink_->offer(local, seq, intended, now) == Offer::Taken) return;
+  if (!backlog.push({seq, intended}, options_.backlog)) recorder_.count(Counter::Missed);
+}
+
+void Worker::ready(std::uint32_t local, Nanos now) {
+  Backlog& backlog = backlogs_[local];
+  while (!backlog.empty()) {
+    const auto& e = backlog.front();
+    if (sink_->offer(local, e.seq, e.intended, now) != Offer::Taken) return;
+    backlog.pop();
+  }
+}
+
+void Worker::wait_until(Nanos deadline) {
+  if (options_.precise && deadline != INT64_MAX) {
+    Nanos now = clock_.now();
+    if (deadline - now > kSpinMargin) loop_.poll(deadline - kSpinMargin, clock_);
+    loop_.poll(0, clock_);  // take any I/O without waiting
+    while (clock_.now() < deadline && loop_.next_timer() > deadline) {
+    }
+  } else {
+    loop_.poll(deadline, clock_);
+  }
+  loop_.run_timers(clock_.now());
+}
+
+void Worker::publish(std::uint64_t index, bool final) {
+  IntervalReport report{index, final, recorder_};
+  recorder_.reset();
+  std::lock_guard lock(mailbox_mutex_);
+  mailbox_.push_back(std::move(report));
+}
+
+std::vector<IntervalReport> Worker::take_reports() {
+  std::lock_guard lock(mailbox_mutex_);
+  std::vector<IntervalReport> out;
+  out.swap(mailbox_);
+  return out;
+}
+
+}  // namespace lt

@@ -1,0 +1,88 @@
+#pragma once
+// One worker: a thread with its own event loop, schedule, sink and recorder, for its shard of
+// the devices. It shares nothing with other workers; the reporter talks to it only through the
+// few atomics below (read once per loop turn, not per message) and the interval mailbox.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "core/schedule.hpp"
+#include "engine/backlog.hpp"
+#include "engine/event_loop.hpp"
+#include "metrics/recorder.hpp"
+#include "sinks/sink.hpp"
+
+namespace lt {
+
+struct SinkInfo;
+
+// One finished reporting interval of one worker.
+struct IntervalReport {
+  std::uint64_t index;  // interval i covers [start + i*update, start + (i+1)*update)
+  bool final;           // the worker's last report: the run (or the drain) is over for it
+  Recorder data;
+};
+
+struct WorkerShard {
+  std::uint64_t first_device;  // global id of the first device
+  std::uint64_t stride;        // step between this worker's device ids
+  std::uint32_t devices;
+};
+
+class Worker final : private SinkEvents {
+ public:
+  Worker(const Options& options, const Target& target, const SinkInfo& sink, WorkerShard shard,
+         const Clock& clock);
+  ~Worker() override;
+
+  // Thread body: connect, wait for the start signal, run the schedule, drain, report.
+  void run();
+
+  // --- called from the reporter thread ---
+  std::uint32_t settled() const { return settled_.load(std::memory_order_acquire); }
+  std::uint32_t connected() const { return connected_.load(std::memory_order_acquire); }
+  void begin(Nanos origin) {
+    origin_.store(origin, std::memory_order_release);
+    loop_.wake();
+  }
+  void request_stop() {
+    stop_.store(true, std::memory_order_release);
+    loop_.wake();
+  }
+  // When the worker stopped dispatching (valid after run() returned).
+  Nanos dispatch_end() const { return dispatch_end_.load(std::memory_order_acquire); }
+  // Takes the intervals published so far.
+  std::vector<IntervalReport> take_reports();
+
+ private:
+  void ready(std::uint32_t local, Nanos now) override;
+  void dispatch(Nanos now, Nanos end);
+  void deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now);
+  void publish(std::uint64_t index, bool final);
+  void wait_until(Nanos deadline);
+  void drain(Nanos now);
+
+  const Options& options_;
+  const Clock& clock_;
+  WorkerShard shard_;
+  EventLoop loop_;
+  Recorder recorder_;
+  std::vector<Backlog> backlogs_;
+  std::unique_ptr<SinkContext> context_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<Schedule> schedule_;
+  Nanos origin_ns_ = 0;
+  std::uint64_t interval_ = 0;
+
+  std::atomic<std::uint32_t> settled_{0};
+  std::atomic<std::uint32_t> connected_{0};
+  std::atomic<Nanos> origin_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<Nanos> dispatch_end_{0};
+  std::mutex mailbox_mutex_;
+  std::vector<IntervalReport> mailbox_;
+};
+
+}  // namespace lt

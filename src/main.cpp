@@ -1,0 +1,33 @@
+// load-tester: constant-rate load over many connections, with latency measured from the
+// intended send time. main() only dispatches and turns usage errors into exit code 2.
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "cli/options.hpp"
+#include "engine/run.hpp"
+#include "serve/serve.hpp"
+
+int main(int argc, char** argv) {
+  try {
+    std::string text;
+    const lt::Options options = lt::parse_options(argc, argv, &text);
+    switch (options.command) {
+      case lt::Command::Help:
+      case lt::Command::Version:
+        fmt::print("{}", text);
+        return 0;
+      case lt::Command::Serve:
+        return lt::run_serve(options);
+      case lt::Command::Run:
+        return lt::run_load(options);
+    }
+  } catch (const lt::UsageError& e) {
+    fmt::print(stderr, "load-tester: {}\n", e.message);
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "load-tester: fatal: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

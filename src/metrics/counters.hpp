@@ -1,0 +1,54 @@
+#pragma once
+// The counters every worker keeps, named in one table so reports, JSON and merges stay in step.
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace lt {
+
+enum class Counter : std::uint8_t {
+  Sent,            // handed to the kernel in full
+  Completed,       // fire-and-forget: written; echo: reply received
+  Missed,          // due, but the device's backlog was full (never sent)
+  Lost,            // echo: no reply within --timeout, or outstanding when a connection broke
+  Duplicates,      // echo: a reply seen twice
+  LateReplies,     // echo: a reply that came after it was counted lost
+  BytesSent,
+  BytesReceived,
+  Connects,        // connections established
+  Reconnects,      // of which after a failure
+  Disconnects,     // established connections that broke
+  ErrRefused,      // connect: refused by the target
+  ErrConnectTimeout,
+  ErrUnreachable,  // connect: no route, network down, address unavailable
+  ErrReset,        // connection reset by peer
+  ErrClosed,       // peer closed the connection (EOF) while we were sending
+  ErrSend,         // other send/receive errors
+  ErrMalformed,    // echo: a reply that does not parse
+  kCount
+};
+
+inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCounterNames = {
+    "sent",          "completed",   "missed",       "lost",           "duplicates",
+    "late_replies",  "bytes_sent",  "bytes_received", "connects",     "reconnects",
+    "disconnects",   "err_refused", "err_connect_timeout", "err_unreachable", "err_reset",
+    "err_closed",    "err_send",    "err_malformed"};
+
+inline constexpr bool is_error(Counter c) { return c >= Counter::ErrRefused; }
+
+struct Counters {
+  std::array<std::uint64_t, std::size_t(Counter::kCount)> v{};
+
+  std::uint64_t& operator[](Counter c) { return v[std::size_t(c)]; }
+  std::uint64_t operator[](Counter c) const { return v[std::size_t(c)]; }
+  void add(const Counters& o) {
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] += o.v[i];
+  }
+  std::uint64_t errors() const {
+    std::uint64_t n = 0;
+    for (std::size_t i = std::size_t(Counter::ErrRefused); i < v.size(); ++i) n += v[i];
+    return n;
+  }
+};
+
+}  // namespace lt

@@ -1,0 +1,85 @@
+#include "report/console.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "report/format.hpp"
+
+namespace lt {
+
+namespace {
+constexpr double kPercentiles[] = {50, 90, 99, 99.9, 99.99, 100};
+
+std::string errors_by_kind(const Counters& c) {
+  std::string out;
+  for (std::size_t i = std::size_t(Counter::ErrRefused); i < std::size_t(Counter::kCount); ++i) {
+    if (c.v[i] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", kCounterNames[i].substr(4), c.v[i]);  // drop "err_"
+  }
+  return out.empty() ? "none" : out;
+}
+
+void percentile_row(std::FILE* out, const char* name, const HdrHistogram& h) {
+  std::string row = fmt::format("  {:<10}", name);
+  if (h.total_count() == 0) {
+    fmt::print(out, "{}  (no samples)\n", row);
+    return;
+  }
+  for (double p : kPercentiles) row += fmt::format("{:>10}", format_duration(h.value_at_percentile(p)));
+  fmt::print(out, "{}  (n={})\n", row, h.total_count());
+}
+}  // namespace
+
+void print_progress(std::FILE* out, const RunResult& run, const IntervalPoint& p,
+                    std::uint64_t devices) {
+  const Counters& c = p.counters;
+  const double rate =
+      p.length > 0 ? double(c[Counter::Sent]) * double(kSecond) / double(p.length) : 0.0;
+  fmt::print(out,
+             "[{:>7.1f}s] rate {:>11} (target {})  sent {}  done {}  missed {}  lost {}  err {}"
+             "  latency p50 {} p99 {}  conn {}/{}\n",
+             double(p.start + p.length) / 1e9, format_rate(rate), format_rate(run.target_rate()),
+             c[Counter::Sent], c[Counter::Completed], c[Counter::Missed], c[Counter::Lost],
+             c.errors(), format_duration(p.latency_p50), format_duration(p.latency_p99),
+             p.connected, devices);
+  std::fflush(out);
+}
+
+void print_summary(std::FILE* out, const RunResult& run) {
+  const Options& o = *run.options;
+  const Counters& c = run.total.counters;
+  const double target = run.target_rate(), achieved = run.achieved_rate();
+  fmt::print(out, "\n{} {}{}: {} devices, {} total, payload {} B, {} workers{}\n", o.sink,
+             run.target, o.echo ? " (echo)" : "", o.devices, format_rate(target), o.payload,
+             run.workers, run.interrupted ? ", INTERRUPTED" : "");
+  fmt::print(out, "  rate        target {}  achieved {} ({:+.3f}%) over {}\n", format_rate(target),
+             format_rate(achieved), target > 0 ? (achieved / target - 1) * 100 : 0.0,
+             format_duration(run.elapsed));
+  fmt::print(out, "  messages    sent {}  completed {}  missed {}  lost {}", c[Counter::Sent],
+             c[Counter::Completed], c[Counter::Missed], c[Counter::Lost]);
+  if (c[Counter::Duplicates] || c[Counter::LateReplies])
+    fmt::print(out, "  duplicates {}  late replies {}", c[Counter::Duplicates],
+               c[Counter::LateReplies]);
+  fmt::print(out, "\n  bytes       sent {}  received {}\n", c[Counter::BytesSent],
+             c[Counter::BytesReceived]);
+  fmt::print(out, "  connections connected at start {}/{}  connects {}  reconnects {}  "
+                  "disconnects {}\n",
+             run.connected_at_start, o.devices, c[Counter::Connects], c[Counter::Reconnects],
+             c[Counter::Disconnects]);
+  fmt::print(out, "  errors      {}\n", errors_by_kind(c));
+  std::string head = fmt::format("  {:<10}", "");
+  for (const char* h : {"p50", "p90", "p99", "p99.9", "p99.99", "max"}) head += fmt::format("{:>10}", h);
+  fmt::print(out, "{}\n", head);
+  percentile_row(out, "latency", run.total.latency);
+  percentile_row(out, "service", run.total.service);
+  percentile_row(out, "lateness", run.total.lateness);
+  fmt::print(out, "  latency: from the intended send time to {} (includes any wait the target "
+                  "caused; coordinated-omission free)\n",
+             o.echo ? "the echoed reply" : "the message being handed to the kernel");
+  fmt::print(out, "  service: from the actual send, the uncorrected view; lateness: actual send "
+                  "minus intended send\n");
+}
+
+}  // namespace lt

@@ -1,0 +1,13 @@
+#pragma once
+// What the terminal shows: one progress line per interval, and the final summary.
+#include <cstdio>
+
+#include "report/run_result.hpp"
+
+namespace lt {
+
+void print_progress(std::FILE* out, const RunResult& run, const IntervalPoint& p,
+                    std::uint64_t devices);
+void print_summary(std::FILE* out, const RunResult& run);
+
+}  // namespace lt

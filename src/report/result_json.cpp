@@ -1,0 +1,92 @@
+#include "report/result_json.hpp"
+
+#include "cli/options.hpp"
+
+namespace lt {
+
+using nlohmann::json;
+
+namespace {
+// "p50", "p99", "p99.9", "p99.99": the keys users grep for.
+std::string fmt_percentile_key(double p) {
+  std::string s = std::to_string(p);
+  s.erase(s.find_last_not_of('0') + 1);
+  if (s.back() == '.') s.pop_back();
+  return "p" + s;
+}
+}  // namespace
+
+json counters_to_json(const Counters& c) {
+  json j = json::object();
+  for (std::size_t i = 0; i < c.v.size(); ++i) j[std::string(kCounterNames[i])] = c.v[i];
+  return j;
+}
+
+json histogram_to_json(const HdrHistogram& h) {
+  json pct = json::object();
+  for (double p : {50.0, 90.0, 99.0, 99.9, 99.99})
+    pct[fmt_percentile_key(p)] = h.value_at_percentile(p);
+  return json{{"unit", "ns"},
+              {"count", h.total_count()},
+              {"min", h.min()},
+              {"max", h.max()},
+              {"mean", h.mean()},
+              {"stddev", h.stddev()},
+              {"percentiles", pct},
+              {"hdr", h.encode_base64()}};
+}
+
+json result_to_json(const RunResult& run) {
+  const Options& o = *run.options;
+  json options = {{"sink", o.sink},
+                  {"hostname", o.hostname},
+                  {"port", o.port},
+                  {"devices", o.devices},
+                  {"msg_per_device", o.total_rate().per_second() / double(o.devices)},
+                  {"rate", o.total_rate().per_second()},
+                  {"payload", o.payload},
+                  {"duration_ns", o.duration},
+                  {"update_ns", o.update},
+                  {"arrival", o.arrival == Arrival::Poisson ? "poisson" : "constant"},
+                  {"echo", o.echo},
+                  {"precise", o.precise},
+                  {"backlog", o.backlog},
+                  {"inflight", o.inflight},
+                  {"timeout_ns", o.timeout},
+                  {"threads", run.workers}};
+  json intervals = json::array();
+  for (const auto& p : run.intervals) {
+    intervals.push_back({{"index", p.index},
+                         {"start_ns", p.start},
+                         {"length_ns", p.length},
+                         {"connected", p.connected},
+                         {"counters", counters_to_json(p.counters)},
+                         {"latency_p50_ns", p.latency_p50},
+                         {"latency_p99_ns", p.latency_p99},
+                         {"latency_max_ns", p.latency_max},
+                         {"lateness_p99_ns", p.lateness_p99}});
+  }
+  return json{{"tool", "load-tester"},
+              {"version", LT_VERSION},
+              {"format", kResultFormat},
+              {"options", options},
+              {"run",
+               {{"target", run.target},
+                {"start_unix_ns", run.start_unix_ns},
+                {"elapsed_ns", run.elapsed},
+                {"connect_phase_ns", run.connect_phase},
+                {"connected_at_start", run.connected_at_start},
+                {"interrupted", run.interrupted},
+                {"workers", run.workers},
+                {"rank", 0},
+                {"size", 1}}},
+              {"rate", {{"target", run.target_rate()}, {"achieved", run.achieved_rate()}}},
+              {"counters", counters_to_json(run.total.counters)},
+              {"histograms",
+               {{"latency", histogram_to_json(run.total.latency)},
+                {"service", histogram_to_json(run.total.service)},
+                {"lateness", histogram_to_json(run.total.lateness)}}},
+              {"intervals", intervals}};
+}
+
+}  // namespace lt

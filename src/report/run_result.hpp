@@ -1,0 +1,43 @@
+#pragma once
+// Everything a finished (or interrupted) run measured, as the reporters and the JSON writer see
+// it. Interval histograms are not kept here (they stream to the HDR log as they complete); the
+// series keeps counters and a few percentiles per interval.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "metrics/recorder.hpp"
+
+namespace lt {
+
+struct IntervalPoint {
+  std::uint64_t index = 0;
+  Nanos start = 0;   // offset from the run's origin
+  Nanos length = 0;  // part of the interval inside the sending window
+  Counters counters;
+  std::int64_t latency_p50 = 0, latency_p99 = 0, latency_max = 0;
+  std::int64_t lateness_p99 = 0;
+  std::uint32_t connected = 0;  // devices connected when the interval closed
+};
+
+struct RunResult {
+  const Options* options = nullptr;
+  std::string target;           // address actually used
+  unsigned workers = 0;
+  Nanos start_unix_ns = 0;      // wall-clock time of the origin
+  Nanos connect_phase = 0;      // from first connect to the origin
+  std::uint32_t connected_at_start = 0;
+  Nanos elapsed = 0;            // sending window actually used (shorter when interrupted)
+  bool interrupted = false;
+  Recorder total;
+  std::vector<IntervalPoint> intervals;
+
+  double target_rate() const { return options->total_rate().per_second(); }
+  double achieved_rate() const {
+    return elapsed > 0 ? double(total.counters[Counter::Sent]) * double(kSecond) / double(elapsed)
+                       : 0.0;
+  }
+};
+
+}  // namespace lt

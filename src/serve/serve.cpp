@@ -1,0 +1,77 @@
+#include "serve/serve.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "report/atomic_file.hpp"
+#include "serve/tcp_server.hpp"
+#include "serve/udp_server.hpp"
+
+namespace lt {
+
+namespace {
+
+template <typename Server>
+int serve_with(const Options& o) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server thread exists
+
+  AtomicFile json;
+  std::string error;
+  if (!o.json_path.empty() && !json.open(o.json_path, error))
+    throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
+  std::unique_ptr<Server> server;
+  try {
+    server = std::make_unique<Server>(o.bind, o.port, o.echo);
+  } catch (const std::runtime_error& e) {
+    fmt::print(stderr, "load-tester serve: {}\n", e.what());
+    return 1;
+  }
+  fmt::print("listening on {} {}:{}{}\n", o.sink, o.bind, server->port(), o.echo ? " (echo)" : "");
+  std::fflush(stdout);
+
+  std::atomic<bool> stop{false};
+  std::thread thread([&] { server->run(stop); });
+  int sig = 0;
+  sigwait(&set, &sig);
+  stop.store(true);
+  // A second signal while draining ends the process at once.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  thread.join();
+
+  const ServerStats& s = server->stats();
+  fmt::print("received {} messages, {} bytes, {} malformed; {} connections, {} closed; echoed {} "
+             "bytes\n",
+             s.messages, s.bytes, s.malformed, s.connections, s.closed, s.echoed_bytes);
+  if (json.is_open()) {
+    nlohmann::json j = {{"sink", o.sink},         {"port", server->port()},
+                        {"echo", o.echo},         {"messages", s.messages},
+                        {"bytes", s.bytes},       {"malformed", s.malformed},
+                        {"connections", s.connections}, {"closed", s.closed},
+                        {"echoed_bytes", s.echoed_bytes}};
+    fmt::print(json.stream(), "{}\n", j.dump(2));
+    if (!json.commit(error)) {
+      fmt::print(stderr, "load-tester serve: --json: {}\n", error);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_serve(const Options& o) {
+  if (o.sink == "udp") return serve_with<UdpServer>(o);
+  return serve_with<TcpServer>(o);
+}
+
+}  // namespace lt

@@ -1,0 +1,16 @@
+#pragma once
+// What the built-in server counts, so tests can compare it with what the tool says it sent.
+#include <cstdint>
+
+namespace lt {
+
+struct ServerStats {
+  std::uint64_t messages = 0;     // whole framed messages (tcp) or datagrams (udp)
+  std::uint64_t bytes = 0;
+  std::uint64_t malformed = 0;    // frames or datagrams whose header does not parse
+  std::uint64_t connections = 0;  // accepted (tcp)
+  std::uint64_t closed = 0;       // connections the peer closed
+  std::uint64_t echoed_bytes = 0;
+};
+
+}  // namespace lt

@@ -1,0 +1,32 @@
+#include "sinks/registry.hpp"
+
+#include <array>
+
+#include "sinks/tcp_sink.hpp"
+#include "sinks/udp_sink.hpp"
+#include "sinks/wire_header.hpp"
+
+namespace lt {
+
+namespace {
+const std::array kSinks = {
+    SinkInfo{"tcp", "framed messages on a TCP stream; --echo measures round trips",
+             kWireHeaderSize, &make_tcp_sink},
+    SinkInfo{"udp", "one datagram per message; --echo measures round trips and loss",
+             kWireHeaderSize, &make_udp_sink},
+};
+}  // namespace
+
+const SinkInfo* find_sink(std::string_view name) {
+  for (const auto& s : kSinks)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> sink_names() {
+  std::vector<std::string> names;
+  for (const auto& s : kSinks) names.emplace_back(s.name);
+  return names;
+}
+
+}  // namespace lt

@@ -1,0 +1,356 @@
+#include "sinks/tcp_sink.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "net/socket_ops.hpp"
+#include "sinks/wire_header.hpp"
+
+namespace lt {
+namespace {
+
+// Unsent bytes a connection may hold before it says Busy: enough for a burst of coalesced
+// messages, small enough that a stalled target pushes messages back into the counted backlog.
+constexpr std::size_t kMaxBuffered = 256 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+class TcpSink;
+
+struct TcpConn final : IoHandler {
+  enum class State : std::uint8_t { Idle, Connecting, Connected };
+  TcpSink* sink = nullptr;
+  std::uint32_t local = 0;
+  std::uint32_t device = 0;
+  int fd = -1;
+  State state = State::Idle;
+  bool want_write = false;     // EPOLLOUT registered: the kernel buffer was full
+  bool dirty = false;          // in the sink's flush list
+  bool settled = false;        // first connection attempt ended
+  bool ever_connected = false;
+  unsigned attempt = 0;
+  std::uint64_t generation = 0;  // stale timers compare against it
+  std::vector<unsigned char> out;
+  std::size_t out_written = 0;   // bytes of `out` already in the kernel
+  std::size_t out_recorded = 0;  // bytes of `out` whose messages were counted as sent
+  std::vector<unsigned char> in;
+  std::uint64_t outstanding = 0;  // echo: sent, not yet answered
+
+  void on_io(std::uint32_t events, Nanos now) override;
+};
+
+class TcpSink final : public Sink {
+ public:
+  explicit TcpSink(SinkContext& c) : c_(c), conns_(c.device_ids.size()) {
+    rng_ = 0x2545F4914F6CDD1DULL ^ (c.device_ids.empty() ? 0 : c.device_ids[0] + 1);
+    for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+      conns_[i].sink = this;
+      conns_[i].local = i;
+      conns_[i].device = std::uint32_t(c.device_ids[i]);
+    }
+  }
+  ~TcpSink() override { close_all(); }
+
+  void start(Nanos now) override {
+    for (auto& conn : conns_) connect(conn, now);
+  }
+  std::uint32_t connected() const override { return connected_; }
+  std::uint32_t settled() const override { return settled_; }
+
+  Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now) override {
+    TcpConn& conn = conns_[local];
+    if (conn.state != TcpConn::State::Connected) return Offer::Down;
+    if (conn.want_write || conn.out.size() - conn.out_written >= kMaxBuffered) return Offer::Busy;
+    if (c_.options.echo && conn.outstanding >= c_.options.inflight) return Offer::Busy;
+    const std::size_t at = conn.out.size();
+    conn.out.resize(at + payload_);
+    write_wire_header(conn.out.data() + at,
+                      WireHeader{std::uint32_t(payload_), conn.device, seq, intended, now});
+    if (!conn.dirty) {
+      conn.dirty = true;
+      dirty_.push_back(local);
+    }
+    return Offer::Taken;
+  }
+
+  void flush(Nanos now) override {
+    for (std::uint32_t local : dirty_) {
+      TcpConn& conn = conns_[local];
+      conn.dirty = false;
+      if (conn.state == TcpConn::State::Connected && !conn.want_write) write_out(conn, now);
+    }
+    dirty_.clear();
+  }
+
+  bool busy() const override {
+    for (const auto& conn : conns_) {
+      if (conn.state != TcpConn::State::Connected) continue;
+      if (conn.out_written < conn.out.size() || conn.outstanding > 0) return true;
+    }
+    return false;
+  }
+
+  void stop(Nanos now) override {
+    for (auto& conn : conns_) {
+      if (conn.state == TcpConn::State::Connected) {
+        write_out(conn, now);
+        drop(conn, now, Counter::kCount);
+      } else {
+        close_fd(conn);
+      }
+    }
+    stopped_ = true;
+  }
+
+  // Called by TcpConn::on_io.
+  void handle(TcpConn& conn, std::uint32_t events, Nanos now);
+
+ private:
+  void connect(TcpConn& conn, Nanos now);
+  void connect_done(TcpConn& conn, Nanos now);
+  void write_out(TcpConn& conn, Nanos now);
+  void record_written(TcpConn& conn, Nanos now);
+  void read_in(TcpConn& conn, Nanos now);
+  bool parse_echo(TcpConn& conn, std::size_t n, Nanos now);
+  // Closes after a failure (or, with Counter::kCount, a clean stop) and schedules a reconnect.
+  void drop(TcpConn& conn, Nanos now, Counter error);
+  void close_fd(TcpConn& conn);
+  void close_all() {
+    for (auto& conn : conns_) close_fd(conn);
+  }
+  void update_interest(TcpConn& conn) {
+    std::uint32_t ev = EPOLLIN | EPOLLRDHUP | (conn.want_write ? std::uint32_t(EPOLLOUT) : 0u);
+    c_.loop.modify(conn.fd, ev, &conn);
+  }
+
+  SinkContext& c_;
+  std::vector<TcpConn> conns_;
+  std::vector<std::uint32_t> dirty_;
+  std::vector<unsigned char> rbuf_ = std::vector<unsigned char>(kReadChunk);
+  std::size_t payload_ = c_.options.payload;
+  std::uint32_t connected_ = 0;
+  std::uint32_t settled_ = 0;
+  std::uint64_t rng_;
+  bool stopped_ = false;
+};
+
+void TcpConn::on_io(std::uint32_t events, Nanos now) { sink->handle(*this, events, now); }
+
+void TcpSink::connect(TcpConn& conn, Nanos now) {
+  if (stopped_) return;
+  conn.fd = open_socket(c_.target, SOCK_STREAM);
+  if (conn.fd < 0) {
+    drop(conn, now, classify_errno(errno));
+    return;
+  }
+  int one = 1;
+  // We coalesce ourselves; Nagle would only add latency on top.
+  setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  conn.state = TcpConn::State::Connecting;
+  ++conn.generation;
+  int rc = ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
+                     c_.target.addr_len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    drop(conn, now, classify_errno(errno));
+    return;
+  }
+  c_.loop.add(conn.fd, EPOLLOUT, &conn);
+  const std::uint64_t gen = conn.generation;
+  TcpConn* p = &conn;
+  c_.loop.at(now + c_.options.connect_timeout, [this, p, gen](Nanos t) {
+    if (p->generation == gen && p->state == TcpConn::State::Connecting)
+      drop(*p, t, Counter::ErrConnectTimeout);
+  });
+}
+
+void TcpSink::handle(TcpConn& conn, std::uint32_t events, Nanos now) {
+  if (conn.fd < 0) return;  // stale event for a connection closed earlier in this batch
+  if (conn.state == TcpConn::State::Connecting) {
+    connect_done(conn, now);
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    read_in(conn, now);
+    if (conn.fd < 0) return;
+  }
+  if ((events & EPOLLOUT) && conn.want_write) {
+    conn.want_write = false;
+    write_out(conn, now);
+    if (conn.fd >= 0 && !conn.want_write) {
+      update_interest(conn);
+      c_.events.ready(conn.local, now);
+    }
+  }
+}
+
+void TcpSink::connect_done(TcpConn& conn, Nanos now) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    drop(conn, now, classify_errno(err));
+    return;
+  }
+  conn.state = TcpConn::State::Connected;
+  c_.recorder.count(Counter::Connects);
+  if (conn.ever_connected || conn.attempt > 0) c_.recorder.count(Counter::Reconnects);
+  conn.ever_connected = true;
+  conn.attempt = 0;
+  if (!conn.settled) {
+    conn.settled = true;
+    ++settled_;
+  }
+  ++connected_;
+  update_interest(conn);
+  c_.events.ready(conn.local, now);
+}
+
+void TcpSink::write_out(TcpConn& conn, Nanos now) {
+  while (conn.out_written < conn.out.size()) {
+    ssize_t n = ::send(conn.fd, conn.out.data() + conn.out_written,
+                       conn.out.size() - conn.out_written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      conn.out_written += std::size_t(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      conn.want_write = true;
+      update_interest(conn);
+      break;
+    }
+    const int err = errno;
+    record_written(conn, now);
+    drop(conn, now, classify_errno(err));
+    return;
+  }
+  record_written(conn, now);
+}
+
+// Counts the messages that are now wholly in the kernel, reading their own headers back, so no
+// side table of send times is needed. `now` is when the write began (the actual send); without
+// echo a message is complete when the kernel has taken it, read from the clock after the write.
+void TcpSink::record_written(TcpConn& conn, Nanos now) {
+  if (conn.out_recorded + payload_ > conn.out_written) return;
+  Recorder& rec = c_.recorder;
+  const bool echo = c_.options.echo;
+  const Nanos done = echo ? now : c_.clock.now();
+  while (conn.out_recorded + payload_ <= conn.out_written) {
+    const unsigned char* p = conn.out.data() + conn.out_recorded;
+    const Nanos intended = wire_detail::get<Nanos>(p + 16);
+    const Nanos sent = wire_detail::get<Nanos>(p + 24);
+    rec.sent(intended, std::max(now, sent), payload_);
+    if (echo) {
+      ++conn.outstanding;
+    } else {
+      rec.completed(intended, sent, done);
+    }
+    conn.out_recorded += payload_;
+  }
+  if (conn.out_written == conn.out.size()) {
+    conn.out.clear();
+    conn.out_written = conn.out_recorded = 0;
+  }
+}
+
+void TcpSink::read_in(TcpConn& conn, Nanos now) {
+  for (;;) {
+    ssize_t n = ::recv(conn.fd, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      c_.recorder.count(Counter::BytesReceived, std::uint64_t(n));
+      // Without --echo nothing is expected back; reading only notices a close.
+      if (c_.options.echo && !parse_echo(conn, std::size_t(n), now)) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    drop(conn, now, n == 0 ? Counter::ErrClosed : classify_errno(errno));
+    return;
+  }
+}
+
+// Splits echoed frames out of the bytes just read. Only a partial frame is ever copied (into the
+// connection's own buffer); whole frames are parsed in place.
+bool TcpSink::parse_echo(TcpConn& conn, std::size_t n, Nanos now) {
+  const unsigned char* data = rbuf_.data();
+  std::size_t size = n;
+  if (!conn.in.empty()) {
+    conn.in.insert(conn.in.end(), rbuf_.data(), rbuf_.data() + n);
+    data = conn.in.data();
+    size = conn.in.size();
+  }
+  std::size_t off = 0;
+  while (size - off >= kWireHeaderSize) {
+    auto h = read_wire_header(data + off);
+    if (!h) {
+      drop(conn, now, Counter::ErrMalformed);
+      return false;
+    }
+    if (size - off < h->length) break;
+    c_.recorder.completed(h->intended, h->sent, now);
+    if (conn.outstanding > 0) --conn.outstanding;
+    off += h->length;
+  }
+  if (!conn.in.empty()) {
+    conn.in.erase(conn.in.begin(), conn.in.begin() + std::ptrdiff_t(off));
+  } else {
+    conn.in.assign(data + off, data + size);
+  }
+  // Replies free in-flight slots; the worker drains the device's backlog if it has one.
+  if (off > 0) c_.events.ready(conn.local, now);
+  return true;
+}
+
+void TcpSink::close_fd(TcpConn& conn) {
+  if (conn.fd >= 0) {
+    c_.loop.remove(conn.fd);
+    ::close(conn.fd);
+    conn.fd = -1;
+  }
+}
+
+void TcpSink::drop(TcpConn& conn, Nanos now, Counter error) {
+  const bool clean = error == Counter::kCount;
+  if (conn.state == TcpConn::State::Connected) {
+    --connected_;
+    if (!clean) c_.recorder.count(Counter::Disconnects);
+  }
+  if (!clean) c_.recorder.count(error);
+  if (clean && conn.fd >= 0) shutdown(conn.fd, SHUT_WR);
+  close_fd(conn);
+  // Taken but never wholly sent: those messages did not happen.
+  const std::size_t unsent = conn.out.size() - conn.out_recorded;
+  if (unsent) c_.recorder.count(Counter::Missed, unsent / payload_);
+  c_.recorder.count(Counter::Lost, conn.outstanding);
+  conn.out.clear();
+  conn.out_written = conn.out_recorded = 0;
+  conn.in.clear();
+  conn.outstanding = 0;
+  conn.want_write = false;
+  conn.state = TcpConn::State::Idle;
+  ++conn.generation;
+  if (!conn.settled) {
+    conn.settled = true;
+    ++settled_;
+  }
+  if (clean || stopped_) return;
+  const Nanos delay = reconnect_delay(conn.attempt++, rng_);
+  const std::uint64_t gen = conn.generation;
+  TcpConn* p = &conn;
+  c_.loop.at(now + delay, [this, p, gen](Nanos t) {
+    if (p->generation == gen && p->state == TcpConn::State::Idle) connect(*p, t);
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Sink> make_tcp_sink(SinkContext& context) {
+  return std::make_unique<TcpSink>(context);
+}
+
+}  // namespace lt

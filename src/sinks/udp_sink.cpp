@@ -1,0 +1,192 @@
+#include "sinks/udp_sink.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <vector>
+
+#include "net/socket_ops.hpp"
+#include "sinks/wire_header.hpp"
+
+namespace lt {
+namespace {
+
+class UdpSink;
+
+struct UdpConn final : IoHandler {
+  UdpSink* sink = nullptr;
+  std::uint32_t local = 0;
+  int fd = -1;
+  bool want_write = false;
+  void on_io(std::uint32_t events, Nanos now) override;
+};
+
+// Echo bookkeeping. The header's seq is this worker's running datagram number, so the entry of a
+// reply is found by subtraction: no map, and expiry walks the front in send order.
+struct Pending {
+  Nanos sent;
+  bool answered;
+};
+
+class UdpSink final : public Sink {
+ public:
+  explicit UdpSink(SinkContext& c) : c_(c), conns_(c.device_ids.size()), buf_(c.options.payload) {
+    for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+      conns_[i].sink = this;
+      conns_[i].local = i;
+    }
+  }
+  ~UdpSink() override {
+    for (auto& conn : conns_) close_fd(conn);
+  }
+
+  void start(Nanos) override {
+    for (auto& conn : conns_) {
+      conn.fd = open_socket(c_.target, SOCK_DGRAM);
+      if (conn.fd < 0 ||
+          ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
+                    c_.target.addr_len) != 0) {
+        c_.recorder.count(classify_errno(errno));
+        close_fd(conn);
+        continue;
+      }
+      c_.loop.add(conn.fd, EPOLLIN, &conn);
+      c_.recorder.count(Counter::Connects);
+      ++connected_;
+    }
+  }
+  std::uint32_t connected() const override { return connected_; }
+  std::uint32_t settled() const override { return std::uint32_t(conns_.size()); }
+
+  Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now) override {
+    UdpConn& conn = conns_[local];
+    if (conn.fd < 0) return Offer::Down;
+    if (conn.want_write) return Offer::Busy;
+    const bool echo = c_.options.echo;
+    const std::uint64_t wire_seq = echo ? base_ + pending_.size() : seq;
+    write_wire_header(buf_.data(), WireHeader{std::uint32_t(buf_.size()),
+                                              std::uint32_t(c_.device_ids[local]), wire_seq,
+                                              intended, now});
+    for (int tries = 0;; ++tries) {
+      ssize_t n = ::send(conn.fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
+      if (n >= 0) break;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        conn.want_write = true;
+        c_.loop.modify(conn.fd, EPOLLIN | EPOLLOUT, &conn);
+        return Offer::Busy;
+      }
+      // An ICMP error from an earlier datagram surfaces here; count it and try this one again.
+      const int err = errno;
+      c_.recorder.count(classify_errno(err));
+      if (tries == 0 && err == ECONNREFUSED) continue;
+      c_.recorder.count(Counter::Missed);  // this datagram never left
+      return Offer::Taken;
+    }
+    c_.recorder.sent(intended, now, buf_.size());
+    if (echo) {
+      pending_.push_back(Pending{now, false});
+      ++unanswered_;
+    } else {
+      c_.recorder.completed(intended, now, c_.clock.now());  // done when the kernel took it
+    }
+    return Offer::Taken;
+  }
+
+  void flush(Nanos now) override { expire(now); }
+
+  bool busy() const override { return unanswered_ > 0; }
+
+  void stop(Nanos now) override {
+    expire(now + c_.options.timeout);  // everything unanswered by now is lost
+    for (auto& conn : conns_) close_fd(conn);
+    connected_ = 0;
+  }
+
+  void handle(UdpConn& conn, std::uint32_t events, Nanos now) {
+    if (conn.fd < 0) return;
+    if (events & EPOLLIN) read_replies(conn, now);
+    if ((events & EPOLLOUT) && conn.want_write) {
+      conn.want_write = false;
+      c_.loop.modify(conn.fd, EPOLLIN, &conn);
+      c_.events.ready(conn.local, now);
+    }
+  }
+
+ private:
+  void read_replies(UdpConn& conn, Nanos now) {
+    unsigned char buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(conn.fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) c_.recorder.count(classify_errno(errno));
+        return;
+      }
+      c_.recorder.count(Counter::BytesReceived, std::uint64_t(n));
+      if (!c_.options.echo) continue;
+      std::optional<WireHeader> h;
+      if (std::size_t(n) >= kWireHeaderSize) h = read_wire_header(buf);
+      if (!h || h->length != std::size_t(n)) {
+        c_.recorder.count(Counter::ErrMalformed);
+        continue;
+      }
+      if (h->seq < base_) {
+        c_.recorder.count(Counter::LateReplies);
+        continue;
+      }
+      if (h->seq >= base_ + pending_.size()) {
+        c_.recorder.count(Counter::ErrMalformed);
+        continue;
+      }
+      Pending& p = pending_[h->seq - base_];
+      if (p.answered) {
+        c_.recorder.count(Counter::Duplicates);
+        continue;
+      }
+      p.answered = true;
+      --unanswered_;
+      c_.recorder.completed(h->intended, h->sent, now);
+    }
+  }
+
+  void expire(Nanos now) {
+    const Nanos timeout = c_.options.timeout;
+    while (!pending_.empty() && (pending_.front().answered || pending_.front().sent + timeout <= now)) {
+      if (!pending_.front().answered) {
+        c_.recorder.count(Counter::Lost);
+        --unanswered_;
+      }
+      pending_.pop_front();
+      ++base_;
+    }
+  }
+
+  void close_fd(UdpConn& conn) {
+    if (conn.fd >= 0) {
+      c_.loop.remove(conn.fd);
+      ::close(conn.fd);
+      conn.fd = -1;
+    }
+  }
+
+  SinkContext& c_;
+  std::vector<UdpConn> conns_;
+  std::vector<unsigned char> buf_;
+  std::deque<Pending> pending_;
+  std::uint64_t base_ = 0;  // wire seq of pending_.front()
+  std::uint64_t unanswered_ = 0;
+  std::uint32_t connected_ = 0;
+};
+
+void UdpConn::on_io(std::uint32_t events, Nanos now) { sink->handle(*this, events, now); }
+
+}  // namespace
+
+std::unique_ptr<Sink> make_udp_sink(SinkContext& context) {
+  return std::make_unique<UdpSink>(context);
+}
+
+}  // namespace lt

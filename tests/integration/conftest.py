@@ -1,0 +1,113 @@
+"""Shared helpers: the real binary, the built-in server on a free port, result-file readers."""
+import base64
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("LT_BINARY", str(ROOT / "build" / "load-tester"))
+# Under sanitizers everything is several times slower: tests scale their load down.
+SANITIZED = bool(os.environ.get("LT_SANITIZED"))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`load-tester serve` in the background; stop() returns its counts."""
+
+    def __init__(self, tmp, sink="tcp", echo=False, port=0):
+        self.json_path = Path(tmp) / f"server-{time.monotonic_ns()}.json"
+        args = [BINARY, "serve", "--sink", sink, "--port", str(port), "--json", str(self.json_path)]
+        if echo:
+            args.append("--echo")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert "listening on" in line, f"serve did not start: {line!r} {self.proc.stderr.read()}"
+        self.port = int(line.split(":")[1].split()[0])
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=30)
+        assert self.proc.returncode == 0, err
+        return json.loads(self.json_path.read_text())
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+class Run:
+    def __init__(self, proc, stdout, stderr, json_path):
+        self.returncode = proc.returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.result = json.loads(json_path.read_text()) if json_path.exists() else None
+
+    @property
+    def counters(self):
+        return self.result["counters"]
+
+
+def start_tool(tmp, args, json_name="run.json"):
+    json_path = Path(tmp) / json_name
+    proc = subprocess.Popen([BINARY, *args, "--json", str(json_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, json_path
+
+
+def run_tool(tmp, args, timeout=120):
+    proc, json_path = start_tool(tmp, args)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"load-tester hung past {timeout}s: {err}")
+    return Run(proc, out, err, json_path)
+
+
+def decode_hdr(text):
+    """Independent reader of the HdrHistogram V2 compressed encoding: returns (total, max index)."""
+    raw = base64.b64decode(text)
+    cookie, length = struct.unpack(">ii", raw[:8])
+    # Bits 4-7 carry the word size (0x10 as HdrHistogram Java writes it); readers mask them.
+    assert cookie & ~0xF0 == 0x1C849304, hex(cookie)
+    inner = zlib.decompress(raw[8:8 + length])
+    cookie, payload_len, _, sig, lowest, highest, _ = struct.unpack(">iiiiqqd", inner[:40])
+    assert cookie & ~0xF0 == 0x1C849303, hex(cookie)
+    data, pos, total, index = inner[40:40 + payload_len], 0, 0, 0
+    while pos < len(data):
+        shift = value = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        value = (value >> 1) ^ -(value & 1)  # zigzag
+        if value < 0:
+            index += -value
+        else:
+            total += value
+            index += 1
+    return total, index
+
+
+@pytest.fixture
+def tmp():
+    with tempfile.TemporaryDirectory(prefix="lt-test-") as d:
+        yield d

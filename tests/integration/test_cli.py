@@ -1,0 +1,79 @@
+"""Bad input: one clear line naming the flag, exit code 2. --noexec plans and connects nowhere."""
+import resource
+import subprocess
+
+import pytest
+
+from conftest import BINARY, Server
+
+
+def lt(*args, **kw):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--devices", "0"], "--devices"),
+    (["--devices", "abc"], "--devices"),
+    (["--msg", "0"], "--msg"),
+    (["--msg", "-5"], "--msg"),
+    (["--payload", "0"], "--payload"),
+    (["--payload", "16"], "--payload"),
+    (["--duration", "10parsecs"], "--duration"),
+    (["--port", "70000"], "--port"),
+    (["--sink", "carrier-pigeon"], "--sink"),
+    (["--hostname", "no such host!"], "--hostname"),
+    (["--update", "1ns"], "--update"),
+    (["--msg", "10", "--rate", "100"], "--rate"),
+    (["--arrival", "sometimes"], "--arrival"),
+    (["--no-such-flag"], "--no-such-flag"),
+])
+def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
+    r = lt(*args, "--duration", "1s") if "--duration" not in args else lt(*args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert flag in lines[0], lines[0]
+    assert r.stdout == ""
+
+
+def test_unresolvable_host_name_is_a_usage_error():
+    r = lt("--hostname", "does-not-exist.invalid", "--duration", "1s")
+    assert r.returncode == 2 and "--hostname" in r.stderr
+
+
+def test_devices_beyond_the_descriptor_limit_are_refused_before_starting():
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    r = lt("--devices", "5000", "--duration", "1s", preexec_fn=low_limit)
+    assert r.returncode == 2, r.stderr
+    assert "--devices" in r.stderr and "limit" in r.stderr
+
+
+def test_unwritable_result_file_is_reported_before_the_run(tmp):
+    r = lt("--json", "/nonexistent-dir/run.json", "--duration", "1s")
+    assert r.returncode == 2 and "--json" in r.stderr
+
+
+def test_go_style_single_dash_flags_are_accepted(tmp):
+    server = Server(tmp)
+    r = lt("-devices", "3", "-msg=5", "-duration", "1s", "-port", str(server.port), "-quiet")
+    got = server.stop()
+    assert r.returncode == 0, r.stderr
+    assert got["messages"] == 15
+
+
+def test_noexec_prints_the_plan_and_connects_to_nothing(tmp):
+    server = Server(tmp)
+    r = lt("--noexec", "--devices", "1000", "--msg", "100", "--duration", "10s", "--port",
+           str(server.port))
+    got = server.stop()
+    assert r.returncode == 0, r.stderr
+    for word in ("workers", "per device", "100000/s", "1000000 messages", "feasible", "overshoot"):
+        assert word in r.stdout, (word, r.stdout)
+    assert got["connections"] == 0
+
+
+def test_help_and_version():
+    assert lt("--help").returncode == 0
+    r = lt("--version")
+    assert r.returncode == 0 and r.stdout.strip()

@@ -1,0 +1,60 @@
+"""A target that is down, or dies mid-run: counted, reconnected, never a crash or a hang."""
+import json
+import time
+
+from conftest import SANITIZED, Server, free_port, run_tool, start_tool
+
+SCALE = 0.2 if SANITIZED else 1.0
+
+
+def test_target_down_for_the_whole_run(tmp):
+    port = free_port()
+    run = run_tool(tmp, ["--port", str(port), "--devices", "10", "--msg", "10", "--duration", "2s",
+                         "--connect-timeout", "500ms"], timeout=30)
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert c["sent"] == 0 and c["err_refused"] >= 10 and c["connects"] == 0
+    assert c["missed"] == 200  # every due message counted, none silently dropped
+    assert run.result["run"]["connected_at_start"] == 0
+    assert "refused" in run.stdout
+
+
+def test_target_that_comes_up_late_is_reached_by_reconnects(tmp):
+    port = free_port()
+    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", "20", "--msg", "20",
+                                       "--duration", "4s", "--connect-timeout", "300ms",
+                                       "--quiet"])
+    time.sleep(1.0)
+    server = Server(tmp, port=port)
+    out, err = proc.communicate(timeout=60)
+    got = server.stop()
+    assert proc.returncode == 0, err
+    c = json.loads(json_path.read_text())["counters"]
+    assert c["err_refused"] >= 20 and c["connects"] == 20 and c["reconnects"] == 20
+    assert c["sent"] > 0 and got["messages"] == c["sent"]
+    # Everything due was either sent or counted missed (backlog leftovers are missed too).
+    assert c["sent"] + c["missed"] == 20 * 20 * 4
+
+
+def test_server_killed_and_restarted_mid_run(tmp):
+    server = Server(tmp)
+    port = server.port
+    devices, msg = 50, int(100 * SCALE)
+    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", str(devices), "--msg",
+                                       str(msg), "--duration", "5s"])
+    time.sleep(1.5)
+    server.kill()
+    time.sleep(1.0)
+    server = Server(tmp, port=port)
+    out, err = proc.communicate(timeout=60)
+    server.stop()
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["disconnects"] >= devices and c["reconnects"] >= devices, c
+    assert c["err_closed"] + c["err_reset"] >= devices, c
+    assert c["sent"] + c["missed"] == devices * msg * 5
+    # After the restart the schedule is back on target: the last full interval sends at rate.
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
+    assert "reconnects" in out

@@ -1,0 +1,54 @@
+"""Ctrl-C: the run stops cleanly and every requested file is complete and parseable."""
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BINARY, Server, decode_hdr
+
+
+def test_ctrl_c_during_an_endless_run_keeps_every_result(tmp):
+    server = Server(tmp)
+    json_path, log_path = Path(tmp) / "run.json", Path(tmp) / "run.hlog"
+    proc = subprocess.Popen([BINARY, "--port", str(server.port), "--devices", "20", "--msg", "50",
+                             "--duration", "0", "--update", "500ms", "--json", str(json_path),
+                             "--hdr-log", str(log_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    got = server.stop()
+    assert proc.returncode == 0, err
+    assert "INTERRUPTED" in out and "p99.99" in out
+
+    result = json.loads(json_path.read_text())
+    assert result["run"]["interrupted"] is True
+    c = result["counters"]
+    assert c["sent"] > 1000 and got["messages"] == c["sent"]
+    assert 1.5e9 < result["run"]["elapsed_ns"] < 4e9
+    assert decode_hdr(result["histograms"]["latency"]["hdr"])[0] == c["completed"]
+
+    lines = log_path.read_text().splitlines()
+    assert "#[Histogram log format version 1.3]" in lines[:3]
+    assert any(l.startswith('"StartTimestamp"') for l in lines)
+    data = [l for l in lines if l and not l.startswith("#") and not l.startswith('"')]
+    latency_lines = [l for l in data if not l.startswith("Tag=")]
+    assert len(latency_lines) >= 4
+    total = sum(decode_hdr(l.split(",")[-1])[0] for l in latency_lines)
+    assert total == c["completed"]
+    assert not list(Path(tmp).glob("*.tmp.*")), "temporary files left behind"
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp):
+    server = Server(tmp)
+    json_path = Path(tmp) / "run.json"
+    proc = subprocess.Popen([BINARY, "--port", str(server.port), "--duration", "0", "--quiet",
+                             "--json", str(json_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    server.stop()
+    assert proc.returncode == 0, err
+    assert json.loads(json_path.read_text())["run"]["interrupted"] is True
