@@ -1,13 +1,14 @@
 #include "cli/options.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
@@ -40,8 +41,6 @@ std::string format_exact(Rate r) {
   return fmt::format("{}.{}", r.num / r.den, frac);
 }
 
-std::uint64_t gcd(std::uint64_t a, std::uint64_t b) { return b ? gcd(b, a % b) : a; }
-
 // Go's flag package spells long flags with one dash; turn them into CLI11's "--" form. Real
 // short flags (-h, -v, -q) are one letter and negative numbers ("-5") are values, so both stay.
 std::vector<std::string> go_style_to_gnu(int argc, const char* const* argv) {
@@ -50,7 +49,14 @@ std::vector<std::string> go_style_to_gnu(int argc, const char* const* argv) {
     std::string a = argv[i] ? argv[i] : "";
     const bool single_dash_long = a.size() > 2 && a[0] == '-' && a[1] != '-';
     const bool number = a.size() > 1 && ((a[1] >= '0' && a[1] <= '9') || a[1] == '.');
-    out.push_back(single_dash_long && !number ? "-" + a : a);
+    if (single_dash_long && !number) a.insert(0, "-");
+    // CLI11 reads "--json=" as a missing value; treat it as an explicit empty one, like Go.
+    if (a.starts_with("--") && a.find('=') == a.size() - 1) {
+      out.push_back(a.substr(0, a.size() - 1));
+      out.emplace_back();
+      continue;
+    }
+    out.push_back(a);
   }
   return out;
 }
@@ -75,9 +81,7 @@ bool valid_hostname(std::string_view h) {
 }
 
 std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
+  return fmt::format("{}", fmt::join(v, ", "));
 }
 
 // Holds every flag's raw text; values are parsed here rather than by CLI11 so that units work
@@ -94,36 +98,30 @@ class Flags {
 
   template <typename T>
   void count(const std::string& name, T& out, std::uint64_t lo, std::uint64_t hi) {
-    if (!given(name)) return;
-    auto v = parse_count(raw(name));
-    if (!v || *v < lo || *v > hi)
-      fail(name, fmt::format("expected a whole number from {} to {}", lo, hi));
-    out = T(*v);
+    if (given(name))
+      check(name, out, parse_count(raw(name)), lo, hi,
+            fmt::format("expected a whole number from {} to {}", lo, hi));
   }
   void size(const std::string& name, std::uint64_t& out, std::uint64_t lo, std::uint64_t hi) {
-    if (!given(name)) return;
-    auto v = parse_size(raw(name));
-    if (!v || *v < lo || *v > hi)
-      fail(name, fmt::format("expected a size from {} to {} bytes (e.g. 64, 1KiB)", lo, hi));
-    out = *v;
+    if (given(name))
+      check(name, out, parse_size(raw(name)), lo, hi,
+            fmt::format("expected a size from {} to {} bytes (e.g. 64, 1KiB)", lo, hi));
   }
   void duration(const std::string& name, Nanos& out, Nanos lo, Nanos hi) {
     if (!given(name)) return;
-    auto v = parse_duration(raw(name));
-    if (!v || *v < lo || *v > hi) {
-      const std::string range = lo == 0 ? fmt::format("from 0 to {}", format_exact(hi))
-                                : lo == 1 ? fmt::format("greater than 0 and at most {}", format_exact(hi))
-                                          : fmt::format("from {} to {}", format_exact(lo), format_exact(hi));
-      fail(name, fmt::format("expected a duration {} (e.g. 500ms, 2m)", range));
-    }
-    out = *v;
+    const std::string range =
+        lo == 1 ? fmt::format("greater than 0 and at most {}", format_exact(hi))
+                : fmt::format("from {} to {}", format_exact(lo), format_exact(hi));
+    check(name, out, parse_duration(raw(name)), lo, hi,
+          fmt::format("expected a duration {} (e.g. 500ms, 2m)", range));
   }
   std::optional<Rate> rate(const std::string& name, std::uint64_t per_second_max) {
     if (!given(name)) return std::nullopt;
     auto v = parse_rate(raw(name));
     if (!v || !v->positive() || v->num > per_second_max * v->den)
       fail(name, fmt::format("expected a rate per second greater than 0 and at most {} "
-                             "(e.g. 0.5, 10k, 1.5M)", per_second_max));
+                             "(e.g. 0.5, 10k, 1.5M)",
+                             per_second_max));
     return v;
   }
   void choice(const std::string& name, std::string& out, const std::vector<std::string>& accepted,
@@ -138,6 +136,12 @@ class Flags {
     if (!given(name)) return;
     if (raw(name).empty()) fail(name, "expected a file name");
     out = raw(name);
+  }
+  template <typename T, typename V>
+  void check(const std::string& name, T& out, std::optional<V> v, V lo, V hi,
+             const std::string& expected) {
+    if (!v || *v < lo || *v > hi) fail(name, expected);
+    out = T(*v);
   }
   [[noreturn]] void fail(const std::string& name, const std::string& expected) {
     throw UsageError{fmt::format("{}: {}, got \"{}\"", name, expected, raw(name))};
@@ -208,32 +212,36 @@ void validate_run(Flags& f, Options& o) {
   o.rate = f.rate("--rate", kMaxPerDevice * kMaxDevices);
   if (o.rate) {
     // Per device share of the total, kept exact (den <= 1e9 * 1e7 cannot overflow).
-    const std::uint64_t num = o.rate->num, den = o.rate->den * o.devices, g = gcd(num, den);
+    const std::uint64_t num = o.rate->num, den = o.rate->den * o.devices, g = std::gcd(num, den);
     o.msg = Rate{num / g, den / g};
     if (o.msg.num > kMaxPerDevice * o.msg.den)
-      throw UsageError{fmt::format(
-          "--rate: {} over {} devices is more than {} per device; raise --devices",
-          format_exact(*o.rate), o.devices, kMaxPerDevice)};
+      throw UsageError{
+          fmt::format("--rate: {} over {} device(s) is more than {} per device; raise --devices",
+                      format_exact(*o.rate), o.devices, kMaxPerDevice)};
   } else {
     std::uint64_t total;
     if (__builtin_mul_overflow(o.msg.num, o.devices, &total))
-      throw UsageError{fmt::format("--msg: {} per device times {} devices cannot be represented "
-                                   "exactly; use fewer decimal places", format_exact(o.msg),
-                                   o.devices)};
+      throw UsageError{
+          fmt::format("--msg: {} per device times {} devices cannot be represented "
+                      "exactly; use fewer decimal places",
+                      format_exact(o.msg), o.devices)};
   }
   f.duration("--duration", o.duration, 0, kYear);
   if (f.given("--hostname")) {
     if (!valid_hostname(f.raw("--hostname")))
-      f.fail("--hostname", "expected an IP address or a host name (letters, digits, '-', '.'; "
-                           "give the port with --port)");
+      f.fail("--hostname",
+             "expected an IP address or a host name (letters, digits, '-', '.'; "
+             "give the port with --port)");
     o.hostname = f.raw("--hostname");
   }
   f.count("--port", o.port, 1, 65535);
   f.choice("--sink", o.sink, sink_names(), "sink");
   f.size("--payload", o.payload, 1, kMaxPayload);
   if (const SinkInfo* sink = find_sink(o.sink); sink && o.payload < sink->min_payload)
-    throw UsageError{fmt::format("--payload: sink {} needs at least {} bytes for its header, "
-                                 "got {}", o.sink, sink->min_payload, o.payload)};
+    throw UsageError{
+        fmt::format("--payload: sink {} needs at least {} bytes for its header, "
+                    "got {}",
+                    o.sink, sink->min_payload, o.payload)};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -285,10 +293,11 @@ Options parse_options(int argc, const char* const* argv, std::string* text) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go: last wins
   app.allow_extras();  // unknown flags are reported below in our own words
   app.set_help_flag("-h,--help", "print this help");
-  if (!serve) app.footer("Commands: run (default), serve. Single-dash long flags (-devices 10) work too.");
+  if (!serve)
+    app.footer("Commands: run (default), serve. Single-dash long flags (-devices 10) work too.");
   bool version = false;
   app.add_flag("--version", version, "print the version");
-  app.add_flag("-v,--verbose", o.verbose, "print the plan and extra detail");
+  app.add_flag("-v,--verbose", o.verbose, "more detail");
   app.add_flag("-q,--quiet", o.quiet, "no live progress lines");
 
   Flags flags(app);
@@ -316,14 +325,17 @@ Options parse_options(int argc, const char* const* argv, std::string* text) {
 
 std::string describe_options(const Options& o) {
   switch (o.command) {
-    case Command::Help: return "help";
-    case Command::Version: return "version";
+    case Command::Help:
+      return "help";
+    case Command::Version:
+      return "version";
     case Command::Serve:
       return fmt::format("serve --sink={} --bind={} --port={}{}{}{}", o.sink, o.bind, o.port,
                          o.echo ? " --echo" : "",
                          o.json_path.empty() ? "" : " --json=" + o.json_path,
                          o.verbose ? " --verbose" : "");
-    case Command::Run: break;
+    case Command::Run:
+      break;
   }
   std::string s = fmt::format(
       "run --devices={} {} --payload={} --duration={} --sink={} --hostname={} --port={} "
@@ -332,10 +344,12 @@ std::string describe_options(const Options& o) {
       o.devices, o.rate ? "--rate=" + format_exact(*o.rate) : "--msg=" + format_exact(o.msg),
       o.payload, format_exact(o.duration), o.sink, o.hostname, o.port,
       o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
-      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
-      format_exact(o.update));
-  for (auto [on, flag] : {std::pair{o.echo, " --echo"}, {o.precise, " --precise"},
-                          {o.noexec, " --noexec"}, {o.verbose, " --verbose"}, {o.quiet, " --quiet"}})
+      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout), format_exact(o.update));
+  for (auto [on, flag] : {std::pair{o.echo, " --echo"},
+                          {o.precise, " --precise"},
+                          {o.noexec, " --noexec"},
+                          {o.verbose, " --verbose"},
+                          {o.quiet, " --quiet"}})
     if (on) s += flag;
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;

@@ -25,8 +25,8 @@ constexpr int kMaxDecimals = 9;
 constexpr u128 kMantissaCap = u128(std::numeric_limits<std::uint64_t>::max()) * 1'000'000'000u;
 
 constexpr std::array<u128, kMaxDecimals + 1> kPow10 = {
-    1u, 10u, 100u, 1'000u, 10'000u, 100'000u, 1'000'000u, 10'000'000u, 100'000'000u,
-    1'000'000'000u};
+    1u,       10u,        100u,        1'000u,       10'000u,
+    100'000u, 1'000'000u, 10'000'000u, 100'000'000u, 1'000'000'000u};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -84,12 +84,15 @@ struct Suffix {
 
 // Longest suffixes first so "Ki" is not read as "K" followed by junk.
 constexpr std::array kSiSuffixes = {
-    Suffix{"k", 1'000}, Suffix{"K", 1'000}, Suffix{"M", 1'000'000}, Suffix{"G", 1'000'000'000},
+    Suffix{"k", 1'000},
+    Suffix{"K", 1'000},
+    Suffix{"M", 1'000'000},
+    Suffix{"G", 1'000'000'000},
     Suffix{"T", 1'000'000'000'000},
 };
 constexpr std::array kSizeSuffixes = {
-    Suffix{"Ki", 1ull << 10}, Suffix{"Mi", 1ull << 20}, Suffix{"Gi", 1ull << 30},
-    Suffix{"Ti", 1ull << 40}, Suffix{"k", 1'000},       Suffix{"K", 1'000},
+    Suffix{"Ki", 1ull << 10}, Suffix{"Mi", 1ull << 20},   Suffix{"Gi", 1ull << 30},
+    Suffix{"Ti", 1ull << 40}, Suffix{"k", 1'000},         Suffix{"K", 1'000},
     Suffix{"M", 1'000'000},   Suffix{"G", 1'000'000'000}, Suffix{"T", 1'000'000'000'000},
 };
 

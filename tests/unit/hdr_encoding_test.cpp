@@ -214,19 +214,26 @@ TEST(HdrEncoding, RejectsDecompressionBomb) {
 }
 
 TEST(HdrEncoding, RejectsEveryTruncationAndBitFlip) {
-  const std::string text = wide_histogram().encode_base64();
+  const HdrHistogram original = wide_histogram();
+  const std::string text = original.encode_base64();
   for (std::size_t n = 0; n < text.size(); ++n) {
     ASSERT_FALSE(HdrHistogram::decode_base64(text.substr(0, n))) << n;
   }
+  // A flip is caught by the cookie, the length, zlib's header check or its Adler-32, except
+  // where the bit carries no data (the cookie's word-size nibble, which readers ignore, and
+  // padding bits of the last deflate byte): those must decode to the very same histogram.
   const Bytes raw = unb64(text);
+  std::size_t rejected = 0;
   for (std::size_t bit = 0; bit < raw.size() * 8; ++bit) {
-    // Readers ignore the cookie's word-size nibble (bits 4-7 of byte 3); any other flip is
-    // caught by the cookie, the length, zlib's header check or its Adler-32.
-    if (bit / 8 == 3 && bit % 8 >= 4) continue;
     Bytes m = raw;
     m[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
-    ASSERT_FALSE(HdrHistogram::decode_base64(b64(m))) << "bit " << bit;
+    if (auto h = HdrHistogram::decode_base64(b64(m))) {
+      expect_same(*h, original);
+    } else {
+      ++rejected;
+    }
   }
+  EXPECT_GE(rejected, raw.size() * 8 - 12);
 }
 
 // What a decode that does succeed on mangled input must still satisfy.
