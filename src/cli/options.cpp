@@ -80,10 +80,6 @@ bool valid_hostname(std::string_view h) {
   }
 }
 
-std::string join(const std::vector<std::string>& v) {
-  return fmt::format("{}", fmt::join(v, ", "));
-}
-
 // Holds every flag's raw text; values are parsed here rather than by CLI11 so that units work
 // and every error names its flag and accepted range in the same words.
 class Flags {
@@ -119,8 +115,8 @@ class Flags {
     if (!given(name)) return std::nullopt;
     auto v = parse_rate(raw(name));
     if (!v || !v->positive() || v->num > per_second_max * v->den)
-      fail(name, fmt::format("expected a rate per second greater than 0 and at most {} "
-                             "(e.g. 0.5, 10k, 1.5M)",
+      fail(name, fmt::format("expected a rate greater than 0 and at most {} per second "
+                             "(e.g. 0.5, 10k)",
                              per_second_max));
     return v;
   }
@@ -129,7 +125,7 @@ class Flags {
     if (!given(name)) return;
     if (std::find(accepted.begin(), accepted.end(), raw(name)) == accepted.end())
       throw UsageError{fmt::format("{}: unknown {} \"{}\" (accepted: {})", name, what, raw(name),
-                                   join(accepted))};
+                                   fmt::join(accepted, ", "))};
     out = raw(name);
   }
   void path(const std::string& name, std::string& out) {
@@ -188,7 +184,8 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--duration", "DURATION", "run time, e.g. 30s, 5m; 0 = until Ctrl-C [2s]");
   f.value("--hostname", "HOST", "target address or name [127.0.0.1]");
   f.value("--port", "PORT", "target port [18000]");
-  f.value("--sink", "NAME", "protocol: " + join(sink_names()) + " [tcp]");
+  f.value("--sink", "NAME",
+          "protocol: " + fmt::format("{}", fmt::join(sink_names(), ", ")) + " [tcp]");
   f.value("--update", "DURATION", "progress interval, 10ms..1h [1s]");
   f.value("--threads", "N", "worker threads, 0 = one per core [0]");
   f.value("--arrival", "KIND", "constant or poisson [constant]");
@@ -221,10 +218,8 @@ void validate_run(Flags& f, Options& o) {
   } else {
     std::uint64_t total;
     if (__builtin_mul_overflow(o.msg.num, o.devices, &total))
-      throw UsageError{
-          fmt::format("--msg: {} per device times {} devices cannot be represented "
-                      "exactly; use fewer decimal places",
-                      format_exact(o.msg), o.devices)};
+      throw UsageError{fmt::format("--msg: {} times {} devices overflows; use fewer decimals",
+                                   format_exact(o.msg), o.devices)};
   }
   f.duration("--duration", o.duration, 0, kYear);
   if (f.given("--hostname")) {
@@ -238,10 +233,8 @@ void validate_run(Flags& f, Options& o) {
   f.choice("--sink", o.sink, sink_names(), "sink");
   f.size("--payload", o.payload, 1, kMaxPayload);
   if (const SinkInfo* sink = find_sink(o.sink); sink && o.payload < sink->min_payload)
-    throw UsageError{
-        fmt::format("--payload: sink {} needs at least {} bytes for its header, "
-                    "got {}",
-                    o.sink, sink->min_payload, o.payload)};
+    throw UsageError{fmt::format("--payload: sink {} needs at least {} bytes (its header), got {}",
+                                 o.sink, sink->min_payload, o.payload)};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -324,19 +317,13 @@ Options parse_options(int argc, const char* const* argv, std::string* text) {
 }
 
 std::string describe_options(const Options& o) {
-  switch (o.command) {
-    case Command::Help:
-      return "help";
-    case Command::Version:
-      return "version";
-    case Command::Serve:
-      return fmt::format("serve --sink={} --bind={} --port={}{}{}{}", o.sink, o.bind, o.port,
-                         o.echo ? " --echo" : "",
-                         o.json_path.empty() ? "" : " --json=" + o.json_path,
-                         o.verbose ? " --verbose" : "");
-    case Command::Run:
-      break;
-  }
+  if (o.command == Command::Help || o.command == Command::Version)
+    return o.command == Command::Help ? "help" : "version";
+  if (o.command == Command::Serve)
+    return fmt::format("serve --sink={} --bind={} --port={}{}{}{}{}", o.sink, o.bind, o.port,
+                       o.echo ? " --echo" : "", o.verbose ? " --verbose" : "",
+                       o.quiet ? " --quiet" : "",
+                       o.json_path.empty() ? "" : " --json=" + o.json_path);
   std::string s = fmt::format(
       "run --devices={} {} --payload={} --duration={} --sink={} --hostname={} --port={} "
       "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "
@@ -345,12 +332,9 @@ std::string describe_options(const Options& o) {
       o.payload, format_exact(o.duration), o.sink, o.hostname, o.port,
       o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
       o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout), format_exact(o.update));
-  for (auto [on, flag] : {std::pair{o.echo, " --echo"},
-                          {o.precise, " --precise"},
-                          {o.noexec, " --noexec"},
-                          {o.verbose, " --verbose"},
-                          {o.quiet, " --quiet"}})
-    if (on) s += flag;
+  s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
+                   o.noexec ? " --noexec" : "", o.verbose ? " --verbose" : "",
+                   o.quiet ? " --quiet" : "");
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

@@ -9,7 +9,6 @@ namespace lt {
 
 namespace {
 
-__extension__ typedef unsigned __int128 u128;  // __extension__: quiet under -Wpedantic
 
 // A non-negative decimal read exactly: value = mantissa / 10^scale. Parsing by hand (not strtod)
 // keeps "0.1" exact and refuses the locale, sign, whitespace, hex, exponent and nan/inf forms
@@ -82,7 +81,7 @@ struct Suffix {
   std::uint64_t multiplier;
 };
 
-// Longest suffixes first so "Ki" is not read as "K" followed by junk.
+// "k" and "K" both mean 1000: people write either, and nothing else could be meant.
 constexpr std::array kSiSuffixes = {
     Suffix{"k", 1'000},
     Suffix{"K", 1'000},
@@ -156,13 +155,10 @@ std::optional<Nanos> parse_duration(std::string_view text) {
     auto d = take_decimal(text);
     if (!d) return std::nullopt;
     const DurationUnit* unit = take_duration_unit(text);
-    if (!unit) {
-      // A bare number means seconds, but only on its own: "1h30" is more likely a mistake.
-      if (!first || !text.empty()) return std::nullopt;
-      unit = &kDurationUnits[5];
-    }
+    // A bare number means seconds, but only on its own: "1h30" is more likely a mistake.
+    if (!unit && (!first || !text.empty())) return std::nullopt;
     // Sub-nanosecond fractions are refused rather than silently truncated.
-    auto part = scale_exact(*d, u128(unit->ns), kLimit);
+    auto part = scale_exact(*d, u128(unit ? unit->ns : kSecond), kLimit);
     if (!part) return std::nullopt;
     total += *part;
     if (total > kLimit) return std::nullopt;

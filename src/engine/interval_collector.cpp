@@ -10,6 +10,7 @@ void IntervalCollector::add(std::size_t worker, IntervalReport&& report) {
     pending_.emplace(report.index, std::move(report));
   } else {
     it->second.data.add(report.data);
+    it->second.connected += report.connected;
     it->second.final = it->second.final || report.final;
   }
 }

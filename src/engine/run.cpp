@@ -82,8 +82,7 @@ struct OutputFiles {
   }
 };
 
-IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos update,
-                        std::uint32_t connected) {
+IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos update) {
   IntervalPoint p;
   p.index = r.index;
   p.start = Nanos(r.index) * update;
@@ -93,7 +92,7 @@ IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos upd
   p.latency_p99 = r.data.latency.value_at_percentile(99);
   p.latency_max = r.data.latency.max();
   p.lateness_p99 = r.data.lateness.value_at_percentile(99);
-  p.connected = connected;
+  p.connected = r.connected;
   return p;
 }
 
@@ -144,8 +143,9 @@ int run_load(const Options& o) {
   run.connect_phase = origin - connect_start;
   run.connected_at_start = connected();
   if (o.verbose)
-    fmt::print(stderr, "connected {}/{} devices in {:.1f} ms; starting\n", run.connected_at_start,
-               o.devices, double(run.connect_phase) / 1e6);
+    fmt::print(stderr, "options: {}\nconnected {}/{} devices in {:.1f} ms; starting\n",
+               describe_options(o), run.connected_at_start, o.devices,
+               double(run.connect_phase) / 1e6);
   for (auto& w : workers) w->begin(origin);
   if (files.log)
     files.log->write_header(run.start_unix_ns,
@@ -171,7 +171,7 @@ int run_load(const Options& o) {
     for (std::size_t i = 0; i < workers.size(); ++i)
       for (auto& r : workers[i]->take_reports()) collector.add(i, std::move(r));
     while (auto r = collector.next_complete()) {
-      IntervalPoint p = summarize(*r, run, o.update, connected());
+      IntervalPoint p = summarize(*r, run, o.update);
       run.total.add(r->data);
       if (files.log) {
         const Nanos length = std::max<Nanos>(p.length, 1);

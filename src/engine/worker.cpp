@@ -111,7 +111,7 @@ void Worker::wait_until(Nanos deadline) {
 }
 
 void Worker::publish(std::uint64_t index, bool final) {
-  IntervalReport report{index, final, recorder_};
+  IntervalReport report{index, final, sink_->connected(), recorder_};
   recorder_.reset();
   std::lock_guard lock(mailbox_mutex_);
   mailbox_.push_back(std::move(report));

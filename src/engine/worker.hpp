@@ -22,6 +22,7 @@ struct SinkInfo;
 struct IntervalReport {
   std::uint64_t index;  // interval i covers [start + i*update, start + (i+1)*update)
   bool final;           // the worker's last report: the run (or the drain) is over for it
+  std::uint32_t connected;  // devices connected when the interval closed
   Recorder data;
 };
 

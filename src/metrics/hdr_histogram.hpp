@@ -13,8 +13,8 @@ namespace lt {
 class HdrHistogram {
  public:
   // Defaults: 1 ns .. 1 h with 3 significant digits.
-  explicit HdrHistogram(std::int64_t lowest = 1, std::int64_t highest = 3'600'000'000'000,
-                        int significant_figures = 3);
+  HdrHistogram() : HdrHistogram(1, 3'600'000'000'000, 3) {}
+  HdrHistogram(std::int64_t lowest, std::int64_t highest, int significant_figures);
 
   // Values above `highest` are clamped to it and counted in `clamped()`; values below 0 to 0.
   void record(std::int64_t value) { record_n(value, 1); }

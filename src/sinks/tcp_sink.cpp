@@ -31,6 +31,7 @@ struct TcpConn final : IoHandler {
   State state = State::Idle;
   bool want_write = false;     // EPOLLOUT registered: the kernel buffer was full
   bool dirty = false;          // in the sink's flush list
+  bool owe_ready = false;      // said Busy: the worker is told once there is room again
   bool settled = false;        // first connection attempt ended
   bool ever_connected = false;
   unsigned attempt = 0;
@@ -65,8 +66,13 @@ class TcpSink final : public Sink {
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now) override {
     TcpConn& conn = conns_[local];
     if (conn.state != TcpConn::State::Connected) return Offer::Down;
-    if (conn.want_write || conn.out.size() - conn.out_written >= kMaxBuffered) return Offer::Busy;
-    if (c_.options.echo && conn.outstanding >= c_.options.inflight) return Offer::Busy;
+    // A full kernel buffer is absorbed by our own (bounded) buffer; only past that is it Busy.
+    const std::size_t unsent = conn.out.size() - conn.out_recorded;
+    if (conn.out.size() - conn.out_written >= kMaxBuffered ||
+        (c_.options.echo && conn.outstanding + unsent / payload_ >= c_.options.inflight)) {
+      conn.owe_ready = true;
+      return Offer::Busy;
+    }
     const std::size_t at = conn.out.size();
     conn.out.resize(at + payload_);
     write_wire_header(conn.out.data() + at,
@@ -79,12 +85,18 @@ class TcpSink final : public Sink {
   }
 
   void flush(Nanos now) override {
-    for (std::uint32_t local : dirty_) {
-      TcpConn& conn = conns_[local];
-      conn.dirty = false;
-      if (conn.state == TcpConn::State::Connected && !conn.want_write) write_out(conn, now);
+    // ready() may offer more (a drained backlog), which marks connections dirty again.
+    while (!dirty_.empty()) {
+      flushing_.swap(dirty_);
+      for (std::uint32_t local : flushing_) {
+        TcpConn& conn = conns_[local];
+        conn.dirty = false;
+        if (conn.state != TcpConn::State::Connected) continue;
+        if (!conn.want_write) write_out(conn, now);
+        settle_busy(conn, now);
+      }
+      flushing_.clear();
     }
-    dirty_.clear();
   }
 
   bool busy() const override {
@@ -123,6 +135,12 @@ class TcpSink final : public Sink {
   void close_all() {
     for (auto& conn : conns_) close_fd(conn);
   }
+  void settle_busy(TcpConn& conn, Nanos now) {
+    if (conn.owe_ready && conn.fd >= 0 && conn.out.size() - conn.out_written < kMaxBuffered) {
+      conn.owe_ready = false;
+      c_.events.ready(conn.local, now);
+    }
+  }
   void update_interest(TcpConn& conn) {
     std::uint32_t ev = EPOLLIN | EPOLLRDHUP | (conn.want_write ? std::uint32_t(EPOLLOUT) : 0u);
     c_.loop.modify(conn.fd, ev, &conn);
@@ -130,7 +148,7 @@ class TcpSink final : public Sink {
 
   SinkContext& c_;
   std::vector<TcpConn> conns_;
-  std::vector<std::uint32_t> dirty_;
+  std::vector<std::uint32_t> dirty_, flushing_;
   std::vector<unsigned char> rbuf_ = std::vector<unsigned char>(kReadChunk);
   std::size_t payload_ = c_.options.payload;
   std::uint32_t connected_ = 0;
@@ -181,10 +199,8 @@ void TcpSink::handle(TcpConn& conn, std::uint32_t events, Nanos now) {
   if ((events & EPOLLOUT) && conn.want_write) {
     conn.want_write = false;
     write_out(conn, now);
-    if (conn.fd >= 0 && !conn.want_write) {
-      update_interest(conn);
-      c_.events.ready(conn.local, now);
-    }
+    if (conn.fd >= 0 && !conn.want_write) update_interest(conn);
+    settle_busy(conn, now);
   }
 }
 
@@ -331,7 +347,7 @@ void TcpSink::drop(TcpConn& conn, Nanos now, Counter error) {
   conn.out_written = conn.out_recorded = 0;
   conn.in.clear();
   conn.outstanding = 0;
-  conn.want_write = false;
+  conn.want_write = conn.owe_ready = false;
   conn.state = TcpConn::State::Idle;
   ++conn.generation;
   if (!conn.settled) {

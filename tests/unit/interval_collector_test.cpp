@@ -6,7 +6,7 @@ namespace lt {
 namespace {
 
 IntervalReport report(std::uint64_t index, bool final, std::uint64_t sent) {
-  IntervalReport r{index, final, Recorder()};
+  IntervalReport r{index, final, 1, Recorder{}};
   r.data.counters[Counter::Sent] = sent;
   r.data.latency.record(Nanos(sent));
   return r;
@@ -22,6 +22,7 @@ TEST(IntervalCollector, EmitsAnIntervalOnlyWhenEveryWorkerReportedIt) {
   EXPECT_EQ(r->index, 0u);
   EXPECT_EQ(r->data.counters[Counter::Sent], 12u);
   EXPECT_EQ(r->data.latency.total_count(), 2u);
+  EXPECT_EQ(r->connected, 2u);
   EXPECT_FALSE(c.next_complete());
 }
 

@@ -284,7 +284,9 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
            {"-devices", "3", "-rate", "1", "-echo", "-json", "r.json", "-duration", "90m"},
            {"-msg", "0.1", "-payload", "1KiB", "-update", "250ms", "-arrival", "poisson",
             "-precise", "-timeout", "1500us", "-hostname", "::1", "-sink", "udp", "-v"},
-           {"serve", "-port", "0", "-echo"}}) {
+           {"-noexec", "-q", "-hdr-log", "h.log", "-threads", "2", "-seed", "7", "-backlog", "0",
+            "-inflight", "5", "-connect-timeout", "3s", "-duration", "0"},
+           {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"}}) {
     const std::string line = describe_options(parse(args));
     EXPECT_EQ(line.find('\n'), std::string::npos);
     EXPECT_EQ(describe_options(parse(split(line))), line) << line;
