@@ -24,8 +24,7 @@
 #include "cli/options.hpp"
 #include "engine/run.hpp"
 #include "net/socket_ops.hpp"
-#include "serve/tcp_server.hpp"
-#include "serve/udp_server.hpp"
+#include "serve/sink_server.hpp"
 #include "sinks/wire_header.hpp"
 
 using namespace lt;
@@ -48,13 +47,11 @@ pid_t start_server(const std::string& sink, std::uint16_t& port) {
     close(fds[0]);
     static std::atomic<bool> stop{false};
     signal(SIGTERM, [](int) { stop = true; });
-    auto serve = [&](auto server) {
-      std::uint16_t p = server.port();
-      [[maybe_unused]] auto r = write(fds[1], &p, sizeof p);
-      server.run(stop);
-    };
-    if (sink == "udp") serve(UdpServer("127.0.0.1", 0, false));
-    else serve(TcpServer("127.0.0.1", 0, false));
+    auto server = sink == "udp" ? make_udp_server("127.0.0.1", 0, false)
+                                : make_tcp_server("127.0.0.1", 0, false);
+    std::uint16_t p = server->port();
+    [[maybe_unused]] auto r = write(fds[1], &p, sizeof p);
+    server->run(stop);
     _exit(0);
   }
   close(fds[1]);

@@ -19,18 +19,18 @@ struct Options {
 
   // Load shape
   std::uint64_t devices = 1;
-  Rate msg{2, 1};                 // per device; when --rate is given it is derived from it
-  std::optional<Rate> rate;       // total messages/s across all devices (exclusive with --msg)
-  std::uint64_t payload = 64;     // bytes per message, header included
-  Nanos duration = 2 * kSecond;   // 0 = until interrupted
+  Rate msg{2, 1};                // per device; when --rate is given it is derived from it
+  std::optional<Rate> rate;      // total messages/s across all devices (exclusive with --msg)
+  std::uint64_t payload = 64;    // bytes per message, header included
+  Nanos duration = 2 * kSecond;  // 0 = until interrupted
   Arrival arrival = Arrival::Constant;
-  std::uint64_t seed = 1;         // Poisson draws; runs are reproducible
+  std::uint64_t seed = 1;  // Poisson draws; runs are reproducible
 
   // Target
   std::string sink = "tcp";
   std::string hostname = "127.0.0.1";
   std::uint16_t port = 18000;
-  bool echo = false;              // target echoes; measure round trips
+  bool echo = false;  // target echoes; measure round trips
 
   // Engine
   unsigned threads = 0;           // 0 = one per core
@@ -46,11 +46,11 @@ struct Options {
   std::string hdr_log_path;
   bool noexec = false;
   bool verbose = false;
-  bool quiet = false;             // no live progress lines
+  bool quiet = false;  // no live progress lines
 
   // serve
   std::string bind = "127.0.0.1";
-  bool port_given = false;        // serve defaults to 18000 too, but 0 asks for a free port
+  bool port_given = false;  // serve defaults to 18000 too, but 0 asks for a free port
 
   // Total messages per second across all devices.
   Rate total_rate() const { return rate ? *rate : msg.times(devices); }

@@ -9,7 +9,6 @@ namespace lt {
 
 namespace {
 
-
 // A non-negative decimal read exactly: value = mantissa / 10^scale. Parsing by hand (not strtod)
 // keeps "0.1" exact and refuses the locale, sign, whitespace, hex, exponent and nan/inf forms
 // that the C library would accept.
@@ -27,7 +26,9 @@ constexpr std::array<u128, kMaxDecimals + 1> kPow10 = {
     1u,       10u,        100u,        1'000u,       10'000u,
     100'000u, 1'000'000u, 10'000'000u, 100'000'000u, 1'000'000'000u};
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Consumes "123", "1.5" or ".5" from the front of `s`. A lone "." or "5." is rejected: both are
 // more likely typos than intent.
@@ -182,7 +183,9 @@ std::optional<Rate> parse_rate(std::string_view text) {
   return Rate{std::uint64_t(num), std::uint64_t(den)};
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text) { return parse_scaled(text, true); }
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  return parse_scaled(text, true);
+}
 
 std::optional<std::uint64_t> parse_count(std::string_view text) {
   return parse_scaled(text, false);

@@ -3,7 +3,9 @@
 namespace lt {
 
 Schedule::Schedule(const ScheduleShape& shape, Nanos origin)
-    : shape_(shape), origin_(origin), rng_(shape.seed * 0x9E3779B97F4A7C15ULL + shape.first_device) {
+    : shape_(shape),
+      origin_(origin),
+      rng_(shape.seed * 0x9E3779B97F4A7C15ULL + shape.first_device) {
   if (shape_.poisson && shape_.local_devices > 0) {
     // The worker's share of the total rate, in events per nanosecond.
     double share = shape_.total_rate.per_second() * double(shape_.local_devices) /

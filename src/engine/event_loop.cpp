@@ -40,7 +40,9 @@ bool EventLoop::modify(int fd, std::uint32_t events, IoHandler* handler) {
   return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::at(Nanos when, TimerFn fn) {
   timers_.push(Timer{when, timer_order_++, std::move(fn)});

@@ -102,10 +102,9 @@ void print_plan(std::FILE* out, const Options& o) {
              o.arrival == Arrival::Poisson ? "poisson" : "constant");
   fmt::print(out, "  interval     {} per device, {} between sends in total\n",
              format_duration(Nanos(1e9 / per_device)), format_duration(Nanos(1e9 / total)));
-  fmt::print(out, "  duration     {}{}\n",
-             o.duration ? format_duration(o.duration) : "until interrupted",
-             o.duration ? fmt::format(" ({} messages)", o.total_rate().ticks_before(o.duration))
-                        : "");
+  fmt::print(
+      out, "  duration     {}{}\n", o.duration ? format_duration(o.duration) : "until interrupted",
+      o.duration ? fmt::format(" ({} messages)", o.total_rate().ticks_before(o.duration)) : "");
   fmt::print(out, "  payload      {} B; backlog {} per device; update every {}\n", o.payload,
              o.backlog, format_duration(o.update));
   fmt::print(out, "  waiting      {}\n",
@@ -114,9 +113,11 @@ void print_plan(std::FILE* out, const Options& o) {
   const Nanos overshoot = measure_wake_overshoot();
   const double per_core = estimate_sends_per_core();
   const double per_worker = total / workers;
-  fmt::print(out, "  this machine {} cores; sleep overshoot (median of 21 20us sleeps) {}; "
-                  "~{} small writes per core\n",
-             std::thread::hardware_concurrency(), format_duration(overshoot), format_rate(per_core));
+  fmt::print(out,
+             "  this machine {} cores; sleep overshoot (median of 21 20us sleeps) {}; "
+             "~{} small writes per core\n",
+             std::thread::hardware_concurrency(), format_duration(overshoot),
+             format_rate(per_core));
   // Half of a core's raw syscall rate leaves room for the loop, the reads and the reporter.
   const bool feasible = per_worker <= per_core * 0.5;
   fmt::print(out, "  feasible     {} ({} per worker needed)\n",

@@ -167,7 +167,8 @@ int run_load(const Options& o) {
     }
     if (clock.now() < next_look && !stop_sent) continue;
     next_look += o.update;
-    if (!stop_sent) run.elapsed = std::min(clock.now() - origin, o.duration ? o.duration : INT64_MAX);
+    if (!stop_sent)
+      run.elapsed = std::min(clock.now() - origin, o.duration ? o.duration : INT64_MAX);
     for (std::size_t i = 0; i < workers.size(); ++i)
       for (auto& r : workers[i]->take_reports()) collector.add(i, std::move(r));
     while (auto r = collector.next_complete()) {
@@ -198,7 +199,8 @@ int run_load(const Options& o) {
     }
   }
   if (files.hdr_log.is_open() && !files.hdr_log.commit(error)) {
-    fmt::print(stderr, "load-tester: --hdr-log: could not write \"{}\": {}\n", o.hdr_log_path, error);
+    fmt::print(stderr, "load-tester: --hdr-log: could not write \"{}\": {}\n", o.hdr_log_path,
+               error);
     code = 1;
   }
   return code;

@@ -39,8 +39,9 @@ void Worker::run() {
   origin_ns_ = origin_.load(std::memory_order_acquire);
   if (origin_ns_ == 0) origin_ns_ = clock_.now();  // stopped before the start
 
-  ScheduleShape shape{options_.total_rate(), options_.devices, shard_.first_device, shard_.stride,
-                      shard_.devices, options_.arrival == Arrival::Poisson, options_.seed};
+  ScheduleShape shape{options_.total_rate(), options_.devices, shard_.first_device,
+                      shard_.stride,         shard_.devices,   options_.arrival == Arrival::Poisson,
+                      options_.seed};
   schedule_ = std::make_unique<Schedule>(shape, origin_ns_);
   const Nanos end = options_.duration > 0 ? origin_ns_ + options_.duration : INT64_MAX;
   Nanos boundary = origin_ns_ + options_.update;

@@ -20,8 +20,8 @@ struct SinkInfo;
 
 // One finished reporting interval of one worker.
 struct IntervalReport {
-  std::uint64_t index;  // interval i covers [start + i*update, start + (i+1)*update)
-  bool final;           // the worker's last report: the run (or the drain) is over for it
+  std::uint64_t index;      // interval i covers [start + i*update, start + (i+1)*update)
+  bool final;               // the worker's last report: the run (or the drain) is over for it
   std::uint32_t connected;  // devices connected when the interval closed
   Recorder data;
 };

@@ -7,18 +7,18 @@
 namespace lt {
 
 enum class Counter : std::uint8_t {
-  Sent,            // handed to the kernel in full
-  Completed,       // fire-and-forget: written; echo: reply received
-  Missed,          // due, but the device's backlog was full (never sent)
-  Lost,            // echo: no reply within --timeout, or outstanding when a connection broke
-  Duplicates,      // echo: a reply seen twice
-  LateReplies,     // echo: a reply that came after it was counted lost
+  Sent,         // handed to the kernel in full
+  Completed,    // fire-and-forget: written; echo: reply received
+  Missed,       // due, but the device's backlog was full (never sent)
+  Lost,         // echo: no reply within --timeout, or outstanding when a connection broke
+  Duplicates,   // echo: a reply seen twice
+  LateReplies,  // echo: a reply that came after it was counted lost
   BytesSent,
   BytesReceived,
-  Connects,        // connections established
-  Reconnects,      // of which after a failure
-  Disconnects,     // established connections that broke
-  ErrRefused,      // connect: refused by the target
+  Connects,     // connections established
+  Reconnects,   // of which after a failure
+  Disconnects,  // established connections that broke
+  ErrRefused,   // connect: refused by the target
   ErrConnectTimeout,
   ErrUnreachable,  // connect: no route, network down, address unavailable
   ErrReset,        // connection reset by peer
@@ -29,12 +29,28 @@ enum class Counter : std::uint8_t {
 };
 
 inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCounterNames = {
-    "sent",          "completed",   "missed",       "lost",           "duplicates",
-    "late_replies",  "bytes_sent",  "bytes_received", "connects",     "reconnects",
-    "disconnects",   "err_refused", "err_connect_timeout", "err_unreachable", "err_reset",
-    "err_closed",    "err_send",    "err_malformed"};
+    "sent",
+    "completed",
+    "missed",
+    "lost",
+    "duplicates",
+    "late_replies",
+    "bytes_sent",
+    "bytes_received",
+    "connects",
+    "reconnects",
+    "disconnects",
+    "err_refused",
+    "err_connect_timeout",
+    "err_unreachable",
+    "err_reset",
+    "err_closed",
+    "err_send",
+    "err_malformed"};
 
-inline constexpr bool is_error(Counter c) { return c >= Counter::ErrRefused; }
+inline constexpr bool is_error(Counter c) {
+  return c >= Counter::ErrRefused;
+}
 
 struct Counters {
   std::array<std::uint64_t, std::size_t(Counter::kCount)> v{};

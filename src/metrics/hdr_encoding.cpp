@@ -228,10 +228,11 @@ std::optional<HdrHistogram> HdrHistogram::decode_base64(std::string_view text) {
   const std::uint8_t* end = p + inner->size();
   std::uint64_t total = 0;
   bool overflow = false;
-  if (!walk_counts(payload, end, counts_len, [&](std::size_t, std::uint64_t c) {
-        overflow |= total + c < total;
-        total += c;
-      }) ||
+  if (!walk_counts(payload, end, counts_len,
+                   [&](std::size_t, std::uint64_t c) {
+                     overflow |= total + c < total;
+                     total += c;
+                   }) ||
       overflow) {
     return std::nullopt;
   }

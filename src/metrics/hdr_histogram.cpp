@@ -23,7 +23,8 @@ std::optional<Layout> layout_for(std::int64_t lowest, std::int64_t highest, int 
   for (int i = 0; i < sig_figs; ++i) largest_single_unit *= 10;
   Layout l{};
   l.unit_magnitude = 63 - std::countl_zero(static_cast<std::uint64_t>(lowest));
-  l.sub_bucket_count_magnitude = std::bit_width(static_cast<std::uint64_t>(largest_single_unit - 1));
+  l.sub_bucket_count_magnitude =
+      std::bit_width(static_cast<std::uint64_t>(largest_single_unit - 1));
   // Beyond this the top sub-bucket would not fit in an int64 value.
   if (l.unit_magnitude + l.sub_bucket_count_magnitude - 1 > 61) return std::nullopt;
   std::int64_t smallest_untrackable = std::int64_t{1}
@@ -42,8 +43,7 @@ std::optional<Layout> layout_for(std::int64_t lowest, std::int64_t highest, int 
 
 }  // namespace
 
-std::size_t HdrHistogram::counts_len_for(std::int64_t lowest, std::int64_t highest,
-                                         int sig_figs) {
+std::size_t HdrHistogram::counts_len_for(std::int64_t lowest, std::int64_t highest, int sig_figs) {
   auto l = layout_for(lowest, highest, sig_figs);
   if (!l) return 0;
   return static_cast<std::size_t>(l->bucket_count + 1) << (l->sub_bucket_count_magnitude - 1);
@@ -108,8 +108,8 @@ void HdrHistogram::record_n(std::int64_t value, std::uint64_t count) {
 
 bool HdrHistogram::same_layout(const HdrHistogram& other) const {
   // Equal index mapping is what makes bucket-by-bucket addition exact.
-  return unit_magnitude_ == other.unit_magnitude_ &&
-         sub_bucket_count_ == other.sub_bucket_count_ && counts_.size() == other.counts_.size();
+  return unit_magnitude_ == other.unit_magnitude_ && sub_bucket_count_ == other.sub_bucket_count_ &&
+         counts_.size() == other.counts_.size();
 }
 
 bool HdrHistogram::add(const HdrHistogram& other) {

@@ -26,8 +26,8 @@ class HdrHistogram {
 
   std::uint64_t total_count() const { return total_; }
   std::uint64_t clamped() const { return clamped_; }
-  std::int64_t min() const;                      // 0 when empty
-  std::int64_t max() const;                      // 0 when empty; highest equivalent value
+  std::int64_t min() const;  // 0 when empty
+  std::int64_t max() const;  // 0 when empty; highest equivalent value
   double mean() const;
   double stddev() const;
   // Value at percentile p in [0, 100], HdrHistogram semantics (highest equivalent value).

@@ -54,9 +54,10 @@ void HdrLogWriter::write_header(Nanos start_unix_ns, const std::string& comment)
   // Interval timestamps are offsets from the start; an explicit BaseTime tells readers so
   // instead of leaving them to guess from the size of the first timestamp.
   std::fprintf(out_, "#[BaseTime: %s (seconds since epoch)]\n", start.c_str());
-  std::fputs("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
-             "\"Interval_Compressed_Histogram\"\n",
-             out_);
+  std::fputs(
+      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+      "\"Interval_Compressed_Histogram\"\n",
+      out_);
   std::fflush(out_);
 }
 

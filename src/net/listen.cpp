@@ -27,7 +27,8 @@ int bind_socket(const std::string& bind, std::uint16_t port, int type) {
       (type == SOCK_STREAM && listen(fd, 4096) != 0)) {
     int err = errno;
     close(fd);
-    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", bind, port, std::strerror(err)));
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}:{}: {}", bind, port, std::strerror(err)));
   }
   return fd;
 }

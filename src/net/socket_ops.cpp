@@ -16,17 +16,23 @@ int open_socket(const Target& target, int type) {
 
 Counter classify_errno(int err) {
   switch (err) {
-    case ECONNREFUSED: return Counter::ErrRefused;
-    case ETIMEDOUT: return Counter::ErrConnectTimeout;
+    case ECONNREFUSED:
+      return Counter::ErrRefused;
+    case ETIMEDOUT:
+      return Counter::ErrConnectTimeout;
     case ENETUNREACH:
     case EHOSTUNREACH:
     case ENETDOWN:
     case EADDRNOTAVAIL:
-    case EADDRINUSE: return Counter::ErrUnreachable;
+    case EADDRINUSE:
+      return Counter::ErrUnreachable;
     case ECONNRESET:
-    case ECONNABORTED: return Counter::ErrReset;
-    case EPIPE: return Counter::ErrClosed;
-    default: return Counter::ErrSend;
+    case ECONNABORTED:
+      return Counter::ErrReset;
+    case EPIPE:
+      return Counter::ErrClosed;
+    default:
+      return Counter::ErrSend;
   }
 }
 

@@ -27,7 +27,8 @@ void percentile_row(std::FILE* out, const char* name, const HdrHistogram& h) {
     fmt::print(out, "{}  (no samples)\n", row);
     return;
   }
-  for (double p : kPercentiles) row += fmt::format("{:>10}", format_duration(h.value_at_percentile(p)));
+  for (double p : kPercentiles)
+    row += fmt::format("{:>10}", format_duration(h.value_at_percentile(p)));
   fmt::print(out, "{}  (n={})\n", row, h.total_count());
 }
 }  // namespace
@@ -64,22 +65,26 @@ void print_summary(std::FILE* out, const RunResult& run) {
                c[Counter::LateReplies]);
   fmt::print(out, "\n  bytes       sent {}  received {}\n", c[Counter::BytesSent],
              c[Counter::BytesReceived]);
-  fmt::print(out, "  connections connected at start {}/{}  connects {}  reconnects {}  "
-                  "disconnects {}\n",
+  fmt::print(out,
+             "  connections connected at start {}/{}  connects {}  reconnects {}  "
+             "disconnects {}\n",
              run.connected_at_start, o.devices, c[Counter::Connects], c[Counter::Reconnects],
              c[Counter::Disconnects]);
   fmt::print(out, "  errors      {}\n", errors_by_kind(c));
   std::string head = fmt::format("  {:<10}", "");
-  for (const char* h : {"p50", "p90", "p99", "p99.9", "p99.99", "max"}) head += fmt::format("{:>10}", h);
+  for (const char* h : {"p50", "p90", "p99", "p99.9", "p99.99", "max"})
+    head += fmt::format("{:>10}", h);
   fmt::print(out, "{}\n", head);
   percentile_row(out, "latency", run.total.latency);
   percentile_row(out, "service", run.total.service);
   percentile_row(out, "lateness", run.total.lateness);
-  fmt::print(out, "  latency: from the intended send time to {} (includes any wait the target "
-                  "caused; coordinated-omission free)\n",
+  fmt::print(out,
+             "  latency: from the intended send time to {} (includes any wait the target "
+             "caused; coordinated-omission free)\n",
              o.echo ? "the echoed reply" : "the message being handed to the kernel");
-  fmt::print(out, "  service: from the actual send, the uncorrected view; lateness: actual send "
-                  "minus intended send\n");
+  fmt::print(out,
+             "  service: from the actual send, the uncorrected view; lateness: actual send "
+             "minus intended send\n");
 }
 
 }  // namespace lt

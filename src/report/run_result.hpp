@@ -23,12 +23,12 @@ struct IntervalPoint {
 
 struct RunResult {
   const Options* options = nullptr;
-  std::string target;           // address actually used
+  std::string target;  // address actually used
   unsigned workers = 0;
-  Nanos start_unix_ns = 0;      // wall-clock time of the origin
-  Nanos connect_phase = 0;      // from first connect to the origin
+  Nanos start_unix_ns = 0;  // wall-clock time of the origin
+  Nanos connect_phase = 0;  // from first connect to the origin
   std::uint32_t connected_at_start = 0;
-  Nanos elapsed = 0;            // sending window actually used (shorter when interrupted)
+  Nanos elapsed = 0;  // sending window actually used (shorter when interrupted)
   bool interrupted = false;
   Recorder total;
   std::vector<IntervalPoint> intervals;

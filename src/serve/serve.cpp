@@ -9,14 +9,12 @@
 #include <thread>
 
 #include "report/atomic_file.hpp"
-#include "serve/tcp_server.hpp"
-#include "serve/udp_server.hpp"
+#include "serve/sink_server.hpp"
 
 namespace lt {
 
 namespace {
 
-template <typename Server>
 int serve_with(const Options& o) {
   sigset_t set;
   sigemptyset(&set);
@@ -27,9 +25,10 @@ int serve_with(const Options& o) {
   std::string error;
   if (!o.json_path.empty() && !json.open(o.json_path, error))
     throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
-  std::unique_ptr<Server> server;
+  std::unique_ptr<SinkServer> server;
   try {
-    server = std::make_unique<Server>(o.bind, o.port, o.echo);
+    server = o.sink == "udp" ? make_udp_server(o.bind, o.port, o.echo)
+                             : make_tcp_server(o.bind, o.port, o.echo);
   } catch (const std::runtime_error& e) {
     fmt::print(stderr, "load-tester serve: {}\n", e.what());
     return 1;
@@ -49,14 +48,19 @@ int serve_with(const Options& o) {
   thread.join();
 
   const ServerStats& s = server->stats();
-  fmt::print("received {} messages, {} bytes, {} malformed; {} connections, {} closed; echoed {} "
-             "bytes\n",
-             s.messages, s.bytes, s.malformed, s.connections, s.closed, s.echoed_bytes);
+  fmt::print(
+      "received {} messages, {} bytes, {} malformed; {} connections, {} closed; echoed {} "
+      "bytes\n",
+      s.messages, s.bytes, s.malformed, s.connections, s.closed, s.echoed_bytes);
   if (json.is_open()) {
-    nlohmann::json j = {{"sink", o.sink},         {"port", server->port()},
-                        {"echo", o.echo},         {"messages", s.messages},
-                        {"bytes", s.bytes},       {"malformed", s.malformed},
-                        {"connections", s.connections}, {"closed", s.closed},
+    nlohmann::json j = {{"sink", o.sink},
+                        {"port", server->port()},
+                        {"echo", o.echo},
+                        {"messages", s.messages},
+                        {"bytes", s.bytes},
+                        {"malformed", s.malformed},
+                        {"connections", s.connections},
+                        {"closed", s.closed},
                         {"echoed_bytes", s.echoed_bytes}};
     fmt::print(json.stream(), "{}\n", j.dump(2));
     if (!json.commit(error)) {
@@ -70,8 +74,7 @@ int serve_with(const Options& o) {
 }  // namespace
 
 int run_serve(const Options& o) {
-  if (o.sink == "udp") return serve_with<UdpServer>(o);
-  return serve_with<TcpServer>(o);
+  return serve_with(o);
 }
 
 }  // namespace lt

@@ -5,7 +5,7 @@
 namespace lt {
 
 struct ServerStats {
-  std::uint64_t messages = 0;     // whole framed messages (tcp) or datagrams (udp)
+  std::uint64_t messages = 0;  // whole framed messages (tcp) or datagrams (udp)
   std::uint64_t bytes = 0;
   std::uint64_t malformed = 0;    // frames or datagrams whose header does not parse
   std::uint64_t connections = 0;  // accepted (tcp)

@@ -1,5 +1,3 @@
-#include "serve/tcp_server.hpp"
-
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +8,7 @@
 
 #include "core/time.hpp"
 #include "net/listen.hpp"
+#include "serve/sink_server.hpp"
 #include "sinks/wire_header.hpp"
 
 namespace lt {
@@ -23,18 +22,25 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 
 struct Conn {
   int fd;
-  unsigned char header[4];   // partial length field of the current frame
+  unsigned char header[4];  // partial length field of the current frame
   std::uint32_t header_have = 0;
-  std::uint64_t frame_left = 0;  // bytes of the current frame still to come
+  std::uint64_t frame_left = 0;        // bytes of the current frame still to come
   std::vector<unsigned char> pending;  // echo bytes the peer has not taken yet
 };
-}  // namespace
 
-struct TcpServer::Impl {
+class TcpServer final : public SinkServer {
+ public:
+  TcpServer(const std::string& bind, std::uint16_t port, bool echo);
+  ~TcpServer() override;
+  std::uint16_t port() const override { return local_port(listen_fd); }
+  void run(const std::atomic<bool>& stop) override { loop(stop); }
+  const ServerStats& stats() const override { return stats_; }
+
+ private:
   int listen_fd = -1;
   int ep = -1;
   bool echo;
-  ServerStats stats;
+  ServerStats stats_;
   std::unordered_map<int, Conn> conns;
   std::vector<unsigned char> buf = std::vector<unsigned char>(kReadChunk);
 
@@ -47,7 +53,7 @@ struct TcpServer::Impl {
       ev.data.fd = fd;
       epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
       conns.emplace(fd, Conn{fd, {}, 0, 0, {}});
-      ++stats.connections;
+      ++stats_.connections;
     }
   }
 
@@ -59,7 +65,7 @@ struct TcpServer::Impl {
         c.frame_left -= take;
         p += take;
         n -= take;
-        if (c.frame_left == 0) ++stats.messages;
+        if (c.frame_left == 0) ++stats_.messages;
         continue;
       }
       c.header[c.header_have++] = *p++;
@@ -68,7 +74,7 @@ struct TcpServer::Impl {
       c.header_have = 0;
       const std::uint32_t len = wire_length(c.header);
       if (len < kWireHeaderSize || len > kMaxWireMessage) {
-        ++stats.malformed;  // resynchronising is impossible on a stream: count and skip on
+        ++stats_.malformed;  // resynchronising is impossible on a stream: count and skip on
         continue;
       }
       c.frame_left = len - 4;
@@ -79,7 +85,7 @@ struct TcpServer::Impl {
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
     conns.erase(fd);
-    ++stats.closed;
+    ++stats_.closed;
   }
 
   void set_events(Conn& c) {
@@ -94,7 +100,7 @@ struct TcpServer::Impl {
     while (!c.pending.empty()) {
       ssize_t w = send(c.fd, c.pending.data(), c.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-      stats.echoed_bytes += std::uint64_t(w);
+      stats_.echoed_bytes += std::uint64_t(w);
       c.pending.erase(c.pending.begin(), c.pending.begin() + w);
     }
     return true;
@@ -104,7 +110,7 @@ struct TcpServer::Impl {
     for (;;) {
       ssize_t n = recv(c.fd, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n > 0) {
-        stats.bytes += std::uint64_t(n);
+        stats_.bytes += std::uint64_t(n);
         count_frames(c, buf.data(), std::size_t(n));
         if (echo) {
           c.pending.insert(c.pending.end(), buf.data(), buf.data() + n);
@@ -153,25 +159,27 @@ struct TcpServer::Impl {
   }
 };
 
-TcpServer::TcpServer(const std::string& bind, std::uint16_t port, bool echo)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->echo = echo;
-  impl_->listen_fd = bind_socket(bind, port, SOCK_STREAM);
-  impl_->ep = epoll_create1(EPOLL_CLOEXEC);
+TcpServer::TcpServer(const std::string& bind, std::uint16_t port, bool echo_back)
+    : echo(echo_back) {
+  listen_fd = bind_socket(bind, port, SOCK_STREAM);
+  ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = impl_->listen_fd;
-  epoll_ctl(impl_->ep, EPOLL_CTL_ADD, impl_->listen_fd, &ev);
+  ev.data.fd = listen_fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev);
 }
 
 TcpServer::~TcpServer() {
-  for (auto& [fd, c] : impl_->conns) close(fd);
-  close(impl_->ep);
-  close(impl_->listen_fd);
+  for (auto& [fd, c] : conns) close(fd);
+  close(ep);
+  close(listen_fd);
 }
 
-std::uint16_t TcpServer::port() const { return local_port(impl_->listen_fd); }
-void TcpServer::run(const std::atomic<bool>& stop) { impl_->loop(stop); }
-const ServerStats& TcpServer::stats() const { return impl_->stats; }
+}  // namespace
+
+std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port,
+                                            bool echo) {
+  return std::make_unique<TcpServer>(bind, port, echo);
+}
 
 }  // namespace lt

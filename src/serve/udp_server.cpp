@@ -1,5 +1,3 @@
-#include "serve/udp_server.hpp"
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 
 #include "core/time.hpp"
 #include "net/listen.hpp"
+#include "serve/sink_server.hpp"
 #include "sinks/wire_header.hpp"
 
 namespace lt {
@@ -17,12 +16,24 @@ namespace {
 constexpr int kBatch = 64;
 constexpr std::size_t kMaxDatagram = 65536;
 constexpr Nanos kDrainIdle = 200 * kMilli;
-}  // namespace
 
-struct UdpServer::Impl {
+class UdpServer final : public SinkServer {
+ public:
+  UdpServer(const std::string& bind, std::uint16_t port, bool echo_back) : echo(echo_back) {
+    fd = bind_socket(bind, port, SOCK_DGRAM);
+    // A deep receive queue absorbs bursts from thousands of devices; the kernel caps the value.
+    int size = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  ~UdpServer() override { close(fd); }
+  std::uint16_t port() const override { return local_port(fd); }
+  void run(const std::atomic<bool>& stop) override { loop(stop); }
+  const ServerStats& stats() const override { return stats_; }
+
+ private:
   int fd = -1;
   bool echo;
-  ServerStats stats;
+  ServerStats stats_;
   std::vector<unsigned char> bufs = std::vector<unsigned char>(kBatch * kMaxDatagram);
   mmsghdr msgs[kBatch];
   iovec iovs[kBatch];
@@ -45,15 +56,15 @@ struct UdpServer::Impl {
       total += n;
       for (int i = 0; i < n; ++i) {
         const std::size_t len = msgs[i].msg_len;
-        stats.bytes += len;
-        ++stats.messages;
+        stats_.bytes += len;
+        ++stats_.messages;
         const unsigned char* p = bufs.data() + i * kMaxDatagram;
-        if (len < kWireHeaderSize || wire_length(p) != len) ++stats.malformed;
+        if (len < kWireHeaderSize || wire_length(p) != len) ++stats_.malformed;
         iovs[i].iov_len = len;  // echo exactly what came
       }
       if (echo) {
         int sent = sendmmsg(fd, msgs, unsigned(n), MSG_DONTWAIT);
-        for (int i = 0; i < sent; ++i) stats.echoed_bytes += msgs[i].msg_len;
+        for (int i = 0; i < sent; ++i) stats_.echoed_bytes += msgs[i].msg_len;
       }
     }
   }
@@ -72,18 +83,11 @@ struct UdpServer::Impl {
   }
 };
 
-UdpServer::UdpServer(const std::string& bind, std::uint16_t port, bool echo)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->echo = echo;
-  impl_->fd = bind_socket(bind, port, SOCK_DGRAM);
-  // A deep receive queue absorbs bursts from thousands of devices; the kernel caps the value.
-  int size = 8 << 20;
-  setsockopt(impl_->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
+}  // namespace
 
-UdpServer::~UdpServer() { close(impl_->fd); }
-std::uint16_t UdpServer::port() const { return local_port(impl_->fd); }
-void UdpServer::run(const std::atomic<bool>& stop) { impl_->loop(stop); }
-const ServerStats& UdpServer::stats() const { return impl_->stats; }
+std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port,
+                                            bool echo) {
+  return std::make_unique<UdpServer>(bind, port, echo);
+}
 
 }  // namespace lt

@@ -10,8 +10,8 @@ namespace lt {
 
 namespace {
 const std::array kSinks = {
-    SinkInfo{"tcp", "framed messages on a TCP stream; --echo measures round trips",
-             kWireHeaderSize, &make_tcp_sink},
+    SinkInfo{"tcp", "framed messages on a TCP stream; --echo measures round trips", kWireHeaderSize,
+             &make_tcp_sink},
     SinkInfo{"udp", "one datagram per message; --echo measures round trips and loss",
              kWireHeaderSize, &make_udp_sink},
 };

@@ -52,8 +52,7 @@ class Sink {
   virtual std::uint32_t connected() const = 0;
   // Devices whose first connection attempt has ended, either way.
   virtual std::uint32_t settled() const = 0;
-  virtual Offer offer(std::uint32_t local_device, std::uint64_t seq, Nanos intended,
-                      Nanos now) = 0;
+  virtual Offer offer(std::uint32_t local_device, std::uint64_t seq, Nanos intended, Nanos now) = 0;
   // End of a dispatch round: write out what offer() buffered (one write per connection).
   virtual void flush(Nanos now) = 0;
   // After the last offer: true while replies or unsent bytes are still outstanding.

@@ -29,10 +29,10 @@ struct TcpConn final : IoHandler {
   std::uint32_t device = 0;
   int fd = -1;
   State state = State::Idle;
-  bool want_write = false;     // EPOLLOUT registered: the kernel buffer was full
-  bool dirty = false;          // in the sink's flush list
-  bool owe_ready = false;      // said Busy: the worker is told once there is room again
-  bool settled = false;        // first connection attempt ended
+  bool want_write = false;  // EPOLLOUT registered: the kernel buffer was full
+  bool dirty = false;       // in the sink's flush list
+  bool owe_ready = false;   // said Busy: the worker is told once there is room again
+  bool settled = false;     // first connection attempt ended
   bool ever_connected = false;
   unsigned attempt = 0;
   std::uint64_t generation = 0;  // stale timers compare against it
@@ -157,7 +157,9 @@ class TcpSink final : public Sink {
   bool stopped_ = false;
 };
 
-void TcpConn::on_io(std::uint32_t events, Nanos now) { sink->handle(*this, events, now); }
+void TcpConn::on_io(std::uint32_t events, Nanos now) {
+  sink->handle(*this, events, now);
+}
 
 void TcpSink::connect(TcpConn& conn, Nanos now) {
   if (stopped_) return;
@@ -171,8 +173,8 @@ void TcpSink::connect(TcpConn& conn, Nanos now) {
   setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   conn.state = TcpConn::State::Connecting;
   ++conn.generation;
-  int rc = ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
-                     c_.target.addr_len);
+  int rc =
+      ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr), c_.target.addr_len);
   if (rc != 0 && errno != EINPROGRESS) {
     drop(conn, now, classify_errno(errno));
     return;

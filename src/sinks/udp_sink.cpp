@@ -45,9 +45,8 @@ class UdpSink final : public Sink {
   void start(Nanos) override {
     for (auto& conn : conns_) {
       conn.fd = open_socket(c_.target, SOCK_DGRAM);
-      if (conn.fd < 0 ||
-          ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
-                    c_.target.addr_len) != 0) {
+      if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
+                                   c_.target.addr_len) != 0) {
         c_.recorder.count(classify_errno(errno));
         close_fd(conn);
         continue;
@@ -66,9 +65,9 @@ class UdpSink final : public Sink {
     if (conn.want_write) return Offer::Busy;
     const bool echo = c_.options.echo;
     const std::uint64_t wire_seq = echo ? base_ + pending_.size() : seq;
-    write_wire_header(buf_.data(), WireHeader{std::uint32_t(buf_.size()),
-                                              std::uint32_t(c_.device_ids[local]), wire_seq,
-                                              intended, now});
+    write_wire_header(buf_.data(),
+                      WireHeader{std::uint32_t(buf_.size()), std::uint32_t(c_.device_ids[local]),
+                                 wire_seq, intended, now});
     for (int tries = 0;; ++tries) {
       ssize_t n = ::send(conn.fd, buf_.data(), buf_.size(), MSG_DONTWAIT);
       if (n >= 0) break;
@@ -154,7 +153,8 @@ class UdpSink final : public Sink {
 
   void expire(Nanos now) {
     const Nanos timeout = c_.options.timeout;
-    while (!pending_.empty() && (pending_.front().answered || pending_.front().sent + timeout <= now)) {
+    while (!pending_.empty() &&
+           (pending_.front().answered || pending_.front().sent + timeout <= now)) {
       if (!pending_.front().answered) {
         c_.recorder.count(Counter::Lost);
         --unanswered_;
@@ -181,7 +181,9 @@ class UdpSink final : public Sink {
   std::uint32_t connected_ = 0;
 };
 
-void UdpConn::on_io(std::uint32_t events, Nanos now) { sink->handle(*this, events, now); }
+void UdpConn::on_io(std::uint32_t events, Nanos now) {
+  sink->handle(*this, events, now);
+}
 
 }  // namespace
 

@@ -136,7 +136,8 @@ TEST(HdrEncoding, WritesTheJavaV2Layout) {
 const char* kGo42 = "HISTFAAAAB542pNpmSzMwMDAxAABzFCaEUoz2X+AMIKZAEARAtM=";
 const char* kGo42Offset = "HISTFAAAAB94nJNpmSzMwMDABMSMQMzMAAGMUJoJxg9mAgA1TQGm";
 const char* kGoEmpty = "HISTFAAAABl4nJNpmSzMgADMUFoEyn1h/wHCAgBDogN4";  // (20, 1000, 3)
-const char* kJava = "HISTFAAAADR42pNpmSzMwMAgygABTFCaEUz8///f/gNE4LYcUyszkzaTJVMxkzUTNxMTO1MuEwD7aAiy";
+const char* kJava =
+    "HISTFAAAADR42pNpmSzMwMAgygABTFCaEUz8///f/gNE4LYcUyszkzaTJVMxkzUTNxMTO1MuEwD7aAiy";
 
 TEST(HdrEncoding, DecodesStringsFromPublicImplementations) {
   for (const char* s : {kGo42, kGo42Offset}) {  // the second has a non-zero index offset
@@ -169,15 +170,26 @@ TEST(HdrEncoding, RejectsMalformedHeadersAndPayloads) {
   ASSERT_TRUE(HdrHistogram::decode_base64(outer(inner(3, 1, 1000, one))));  // the control
   const std::string go = kGo42;
   const std::vector<std::string> bad = {
-      "", "HIST", "HISTFAAA", go.substr(0, go.size() - 1), go + "=", go + "AAAA",
-      go.substr(0, 20) + "*" + go.substr(21), "HIST=AAA",
-      outer(inner(3, 1, 1000, one), 0x1c849302), outer(inner(3, 1, 1000, one, 0x1c849301)),  // V1
+      "",
+      "HIST",
+      "HISTFAAA",
+      go.substr(0, go.size() - 1),
+      go + "=",
+      go + "AAAA",
+      go.substr(0, 20) + "*" + go.substr(21),
+      "HIST=AAA",
+      outer(inner(3, 1, 1000, one), 0x1c849302),
+      outer(inner(3, 1, 1000, one, 0x1c849301)),  // V1
       outer(inner(3, 1, 1000, one, 0x1c849213)),  // wrong inner cookie
-      outer(inner(3, 1, 1000, one, 0x1c849313, 3)), outer(inner(3, 1, 1000, one, 0x1c849313, 1)),
+      outer(inner(3, 1, 1000, one, 0x1c849313, 3)),
+      outer(inner(3, 1, 1000, one, 0x1c849313, 1)),
       outer(inner(3, 1, 1000, one, 0x1c849313, 0xffffffff)),  // payload length wrong or < 0
-      outer(inner(6, 1, 1000, one)), outer(inner(0, 1, 1000, one)),   // significant figures
-      outer(inner(3, 0, 1000, one)), outer(inner(3, -5, 1000, one)),  // lowest
-      outer(inner(3, 10, 19, one)), outer(inner(3, 1, -1, one)),      // highest < 2 * lowest
+      outer(inner(6, 1, 1000, one)),
+      outer(inner(0, 1, 1000, one)),  // significant figures
+      outer(inner(3, 0, 1000, one)),
+      outer(inner(3, -5, 1000, one)),  // lowest
+      outer(inner(3, 10, 19, one)),
+      outer(inner(3, 1, -1, one)),                     // highest < 2 * lowest
       outer(inner(3, INT64_MAX / 2, INT64_MAX, one)),  // unit magnitude too large
       outer(inner(3, 1, 1000, {0x80})),                // truncated varint
       outer({0x1c, 0x84, 0x93, 0x13}),                 // shorter than the inner header
@@ -251,10 +263,18 @@ void mutate(Seq& s, std::mt19937_64& rng, std::size_t min_size, Pick pick) {
   for (int e = 1 + static_cast<int>(rng() % 4); e > 0 && s.size() > min_size; --e) {
     const std::size_t at = rng() % s.size();
     switch (rng() % 4) {
-      case 0: s[at] = pick(); break;
-      case 1: s.insert(s.begin() + at, pick()); break;
-      case 2: s.erase(s.begin() + at, s.begin() + std::min(s.size(), at + 1 + rng() % 8)); break;
-      default: s.resize(std::max(at, min_size)); break;
+      case 0:
+        s[at] = pick();
+        break;
+      case 1:
+        s.insert(s.begin() + at, pick());
+        break;
+      case 2:
+        s.erase(s.begin() + at, s.begin() + std::min(s.size(), at + 1 + rng() % 8));
+        break;
+      default:
+        s.resize(std::max(at, min_size));
+        break;
     }
   }
 }
@@ -273,7 +293,8 @@ TEST(HdrEncoding, SurvivesRandomMutations) {
         break;
       case 1:  // byte edits with the length fixed up get past the framing into zlib
         mutate(b, rng, 8, [&] { return static_cast<std::uint8_t>(rng()); });
-        for (int i = 0; i < 4; ++i) b[4 + i] = static_cast<std::uint8_t>((b.size() - 8) >> (24 - 8 * i));
+        for (int i = 0; i < 4; ++i)
+          b[4 + i] = static_cast<std::uint8_t>((b.size() - 8) >> (24 - 8 * i));
         s = b64(b);
         break;
       default: {  // random, mostly small varints behind a valid header reach the count decoder

@@ -1,5 +1,4 @@
 #include "metrics/hdr_histogram.hpp"
-#include "metrics/hdr_log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <vector>
+
+#include "metrics/hdr_log.hpp"
 
 namespace lt {
 namespace {
@@ -234,11 +235,13 @@ TEST(HdrLog, WritesHeaderAndTwoIntervals) {
   EXPECT_EQ(lines[0], "#load-tester test");
   EXPECT_EQ(lines[1], "#second line");
   EXPECT_EQ(lines[2], "#[Histogram log format version 1.3]");
-  EXPECT_EQ(lines[3], "#[StartTime: 1700000000.123 (seconds since epoch), "
-                      "Tue Nov 14 22:13:20 UTC 2023]");
+  EXPECT_EQ(lines[3],
+            "#[StartTime: 1700000000.123 (seconds since epoch), "
+            "Tue Nov 14 22:13:20 UTC 2023]");
   EXPECT_EQ(lines[4], "#[BaseTime: 1700000000.123 (seconds since epoch)]");
-  EXPECT_EQ(lines[5], "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
-                      "\"Interval_Compressed_Histogram\"");
+  EXPECT_EQ(lines[5],
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+            "\"Interval_Compressed_Histogram\"");
   const HdrHistogram* expected[] = {&first, &second};
   for (int i = 0; i < 2; ++i) {
     const auto f = split(lines[6 + i], ',');

@@ -1,0 +1,27 @@
+#pragma once
+// The built-in server's one interface, implemented once per transport (tcp_server, udp_server).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "serve/server_stats.hpp"
+
+namespace lt {
+
+class SinkServer {
+ public:
+  virtual ~SinkServer() = default;
+  virtual std::uint16_t port() const = 0;
+  // Serves until `stop` is set, then drains what peers still send (bounded), and returns.
+  virtual void run(const std::atomic<bool>& stop) = 0;
+  virtual const ServerStats& stats() const = 0;
+};
+
+// Both bind and listen at once; they throw std::runtime_error naming the address and reason.
+// TCP splits the stream into frames by the wire header's length only, so it counts exactly what
+// arrived whatever the payload; UDP reads batches of datagrams per syscall.
+std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo);
+std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port, bool echo);
+
+}  // namespace lt
