@@ -2,6 +2,7 @@
 // intended send time. main() only dispatches and turns usage errors into exit code 2.
 #include <fmt/format.h>
 
+#include <csignal>
 #include <exception>
 
 #include "cli/options.hpp"
@@ -9,6 +10,8 @@
 #include "serve/serve.hpp"
 
 int main(int argc, char** argv) {
+  // A closed stdout (| head) must not kill the run before its result files are written.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     std::string text;
     const lt::Options options = lt::parse_options(argc, argv, &text);

@@ -61,7 +61,7 @@ void Worker::run() {
   dispatch_end_.store(now, std::memory_order_release);
   // Drain: give replies and unsent bytes up to --timeout, still reporting on the boundaries.
   const Nanos drain_end = now + options_.timeout;
-  while (sink_->busy() && now < drain_end) {
+  while (sink_->busy() && now < drain_end && !stop_.load(std::memory_order_relaxed)) {
     wait_until(std::min(boundary, drain_end));
     now = clock_.now();
     for (; now >= boundary; boundary += options_.update) publish(interval_++, false);
@@ -100,10 +100,15 @@ void Worker::ready(std::uint32_t local, Nanos now) {
 
 void Worker::wait_until(Nanos deadline) {
   if (options_.precise && deadline != INT64_MAX) {
-    Nanos now = clock_.now();
-    if (deadline - now > kSpinMargin) loop_.poll(deadline - kSpinMargin, clock_);
-    loop_.poll(0, clock_);  // take any I/O without waiting
-    while (clock_.now() < deadline && loop_.next_timer() > deadline) {
+    // Sleep to the margin; a wake-up before it (I/O, stop) returns to the caller's loop, which
+    // comes back here. Only the last margin is spun, and a stop request ends the spin.
+    if (deadline - clock_.now() > kSpinMargin) {
+      loop_.poll(deadline - kSpinMargin, clock_);
+    } else {
+      loop_.poll(0, clock_);  // take any I/O without waiting
+      while (clock_.now() < deadline && loop_.next_timer() > deadline &&
+             !stop_.load(std::memory_order_relaxed)) {
+      }
     }
   } else {
     loop_.poll(deadline, clock_);

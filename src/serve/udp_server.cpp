@@ -42,7 +42,8 @@ class UdpServer final : public SinkServer {
   // Reads every datagram queued now; returns how many.
   int drain_socket() {
     int total = 0;
-    for (;;) {
+    // Bounded, so a flood cannot keep the loop from seeing a stop request.
+    for (int round = 0; round < 64; ++round) {
       for (int i = 0; i < kBatch; ++i) {
         iovs[i] = {bufs.data() + i * kMaxDatagram, kMaxDatagram};
         msgs[i].msg_hdr = msghdr{};
@@ -67,6 +68,7 @@ class UdpServer final : public SinkServer {
         for (int i = 0; i < sent; ++i) stats_.echoed_bytes += msgs[i].msg_len;
       }
     }
+    return total;
   }
 
   void loop(const std::atomic<bool>& stop) {

@@ -41,6 +41,12 @@ struct TcpConn final : IoHandler {
   std::size_t out_recorded = 0;  // bytes of `out` whose messages were counted as sent
   std::vector<unsigned char> in;
   std::uint64_t outstanding = 0;  // echo: sent, not yet answered
+  // Echo replies must come back in order with seqs we sent: anything else is not a completion.
+  // Seqs rise across reconnects (they are the device's message numbers), so these persist.
+  std::uint64_t max_sent_seq = 0;
+  std::uint64_t last_answered_seq = 0;
+  bool any_answered = false;
+  Nanos connected_at = 0;
 
   void on_io(std::uint32_t events, Nanos now) override;
 };
@@ -218,7 +224,7 @@ void TcpSink::connect_done(TcpConn& conn, Nanos now) {
   c_.recorder.count(Counter::Connects);
   if (conn.ever_connected || conn.attempt > 0) c_.recorder.count(Counter::Reconnects);
   conn.ever_connected = true;
-  conn.attempt = 0;
+  conn.connected_at = now;
   if (!conn.settled) {
     conn.settled = true;
     ++settled_;
@@ -262,6 +268,7 @@ void TcpSink::record_written(TcpConn& conn, Nanos now) {
     const unsigned char* p = conn.out.data() + conn.out_recorded;
     const Nanos intended = wire_detail::get<Nanos>(p + 16);
     const Nanos sent = wire_detail::get<Nanos>(p + 24);
+    conn.max_sent_seq = wire_detail::get<std::uint64_t>(p + 8);
     rec.sent(intended, std::max(now, sent), payload_);
     if (echo) {
       ++conn.outstanding;
@@ -310,9 +317,17 @@ bool TcpSink::parse_echo(TcpConn& conn, std::size_t n, Nanos now) {
       return false;
     }
     if (size - off < h->length) break;
-    c_.recorder.completed(h->intended, h->sent, now);
-    if (conn.outstanding > 0) --conn.outstanding;
     off += h->length;
+    if (h->device != conn.device || h->seq > conn.max_sent_seq) {
+      c_.recorder.count(Counter::ErrMalformed);
+    } else if (conn.outstanding == 0 || (conn.any_answered && h->seq <= conn.last_answered_seq)) {
+      c_.recorder.count(Counter::Duplicates);
+    } else {
+      c_.recorder.completed(h->intended, h->sent, now);
+      --conn.outstanding;
+      conn.last_answered_seq = h->seq;
+      conn.any_answered = true;
+    }
   }
   if (!conn.in.empty()) {
     conn.in.erase(conn.in.begin(), conn.in.begin() + std::ptrdiff_t(off));
@@ -335,6 +350,8 @@ void TcpSink::close_fd(TcpConn& conn) {
 void TcpSink::drop(TcpConn& conn, Nanos now, Counter error) {
   const bool clean = error == Counter::kCount;
   if (conn.state == TcpConn::State::Connected) {
+    // Backoff starts over only for a connection that lived; one closed at once keeps growing it.
+    if (now - conn.connected_at >= kSecond) conn.attempt = 0;
     --connected_;
     if (!clean) c_.recorder.count(Counter::Disconnects);
   }

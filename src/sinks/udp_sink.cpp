@@ -26,7 +26,9 @@ struct UdpConn final : IoHandler {
 // Echo bookkeeping. The header's seq is this worker's running datagram number, so the entry of a
 // reply is found by subtraction: no map, and expiry walks the front in send order.
 struct Pending {
+  Nanos intended;
   Nanos sent;
+  std::uint32_t device;
   bool answered;
 };
 
@@ -86,7 +88,7 @@ class UdpSink final : public Sink {
     }
     c_.recorder.sent(intended, now, buf_.size());
     if (echo) {
-      pending_.push_back(Pending{now, false});
+      pending_.push_back(Pending{intended, now, std::uint32_t(c_.device_ids[local]), false});
       ++unanswered_;
     } else {
       c_.recorder.completed(intended, now, c_.clock.now());  // done when the kernel took it
@@ -141,13 +143,17 @@ class UdpSink final : public Sink {
         continue;
       }
       Pending& p = pending_[h->seq - base_];
+      if (p.device != h->device) {
+        c_.recorder.count(Counter::ErrMalformed);
+        continue;
+      }
       if (p.answered) {
         c_.recorder.count(Counter::Duplicates);
         continue;
       }
       p.answered = true;
       --unanswered_;
-      c_.recorder.completed(h->intended, h->sent, now);
+      c_.recorder.completed(p.intended, p.sent, now);  // our own record, not the peer's bytes
     }
   }
 

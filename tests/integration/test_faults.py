@@ -96,3 +96,66 @@ def test_target_that_accepts_but_never_reads(tmp):
     assert c["missed"] > 0 and c["sent"] > 0, c
     assert c["sent"] + c["missed"] == devices * msg * 2
     assert elapsed < 2 + 1 + 5, elapsed  # duration + drain bound (--timeout) + start/exit slack
+
+
+def _serve_in_thread(handler):
+    """A TCP listener on a free port whose connections each run handler(conn) in a thread."""
+    import socket
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handler, args=(conn, stop), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+    return listener.getsockname()[1], stop
+
+
+def test_echo_that_answers_twice_counts_duplicates_not_completions(tmp):
+    def echo_twice(conn, stop):
+        conn.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                continue
+            if not data:
+                break
+            conn.sendall(data + data)  # framing stays intact: each frame arrives twice
+        conn.close()
+    port, stop = _serve_in_thread(echo_twice)
+    run = run_tool(tmp, ["--port", str(port), "--devices", "2", "--msg", "20", "--duration", "1s",
+                         "--echo", "--quiet"], timeout=60)
+    stop.set()
+    c = run.counters
+    assert run.returncode == 0, run.stderr
+    assert c["completed"] == c["sent"] == 40 and c["lost"] == 0, c
+    assert c["duplicates"] == 40, c
+
+
+def test_ctrl_c_cuts_a_long_drain_short(tmp):
+    import signal as sig
+
+    def never_read(conn, stop):
+        stop.wait()
+        conn.close()
+    port, stop = _serve_in_thread(never_read)
+    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", "2", "--msg", "1000",
+                                       "--duration", "1s", "--echo", "--timeout", "30s", "--quiet"])
+    time.sleep(2.0)  # past the end: now draining, waiting for replies that never come
+    start = time.monotonic()
+    proc.send_signal(sig.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    stop.set()
+    assert proc.returncode == 0, err
+    assert time.monotonic() - start < 3
+    c = json.loads(json_path.read_text())["counters"]
+    assert c["sent"] == c["completed"] + c["lost"] == 2000 and c["lost"] == 2000, c
