@@ -235,6 +235,9 @@ void validate_run(Flags& f, Options& o) {
   if (const SinkInfo* sink = find_sink(o.sink); sink && o.payload < sink->min_payload)
     throw UsageError{fmt::format("--payload: sink {} needs at least {} bytes (its header), got {}",
                                  o.sink, sink->min_payload, o.payload)};
+  // One message is one datagram: beyond the IPv4 UDP maximum every send would fail.
+  if (o.sink == "udp" && o.payload > 65507)
+    throw UsageError{fmt::format("--payload: sink udp takes 32 to 65507 bytes, got {}", o.payload)};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;

@@ -18,6 +18,7 @@ def lt(*args, **kw):
     (["--msg", "-5"], "--msg"),
     (["--payload", "0"], "--payload"),
     (["--payload", "16"], "--payload"),
+    (["--sink", "udp", "--payload", "64KiB"], "--payload"),
     (["--duration", "10parsecs"], "--duration"),
     (["--port", "70000"], "--port"),
     (["--sink", "carrier-pigeon"], "--sink"),
