@@ -53,7 +53,6 @@ class EventLoop {
       return when != o.when ? when > o.when : order > o.order;
     }
   };
-  class Waker;
 
   int epfd_;
   int wakefd_;
