@@ -43,8 +43,6 @@ class Schedule {
   void advance();
   // Jumps to local tick j (constant arrivals): a late starter skips what it missed this way.
   void seek(std::uint64_t j);
-  // Consumed ticks so far.
-  std::uint64_t consumed() const { return j_; }
   // Global id of a local device.
   std::uint64_t device_id(std::uint32_t local) const {
     return shape_.first_device + std::uint64_t(local) * shape_.stride;

@@ -48,10 +48,6 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "err_send",
     "err_malformed"};
 
-inline constexpr bool is_error(Counter c) {
-  return c >= Counter::ErrRefused;
-}
-
 struct Counters {
   std::array<std::uint64_t, std::size_t(Counter::kCount)> v{};
 

@@ -21,8 +21,4 @@ std::string format_rate(double r) {
   return fmt::format("{:.2f}/s", r);
 }
 
-std::string format_count(std::uint64_t n) {
-  return fmt::format("{}", n);
-}
-
 }  // namespace lt

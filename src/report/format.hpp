@@ -9,6 +9,5 @@ namespace lt {
 
 std::string format_duration(Nanos ns);       // "850ns", "12.3us", "4.56ms", "1.20s"
 std::string format_rate(double per_second);  // "100000/s", "1.25M/s"
-std::string format_count(std::uint64_t n);   // "1000000"
 
 }  // namespace lt
