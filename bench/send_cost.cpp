@@ -47,8 +47,8 @@ pid_t start_server(const std::string& sink, std::uint16_t& port) {
     close(fds[0]);
     static std::atomic<bool> stop{false};
     signal(SIGTERM, [](int) { stop = true; });
-    auto server = sink == "udp" ? make_udp_server("127.0.0.1", 0, false)
-                                : make_tcp_server("127.0.0.1", 0, false);
+    auto server = sink == "udp" ? make_udp_server("127.0.0.1", 0, false, {})
+                                : make_tcp_server("127.0.0.1", 0, false, {});
     std::uint16_t p = server->port();
     [[maybe_unused]] auto r = write(fds[1], &p, sizeof p);
     server->run(stop);

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 #include <string_view>
@@ -258,7 +259,55 @@ void add_serve_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--port", "PORT", "port to listen on, 0 = pick a free one [18000]");
   f.value("--bind", "ADDR", "address to listen on [127.0.0.1]");
   f.value("--json", "FILE", "write final counters as JSON");
+  f.value("--delay", "DURATION", "echo each message this late, or a uniform range: 1ms..3ms");
+  f.value("--stall", "DURATION", "stop reading and answering this long, every --stall-every");
+  f.value("--stall-every", "DURATION", "period of the stalls, counted from the first traffic");
+  f.value("--drop", "FRACTION", "udp echo: leave this fraction unanswered, e.g. 0.01 or 1%");
+  f.value("--seed", "N", "seed for --delay ranges and --drop [1]");
   app.add_flag("--echo", o.echo, "send every message back");
+}
+
+// "0.01" or "1%": a fraction from 0 to 1.
+std::optional<double> parse_fraction(std::string s) {
+  const bool percent = !s.empty() && s.back() == '%';
+  if (percent) s.pop_back();
+  if (s.empty() || s.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size()) return std::nullopt;
+  if (percent) v /= 100;
+  if (!(v >= 0 && v <= 1)) return std::nullopt;
+  return v;
+}
+
+void validate_faults(Flags& f, Options& o) {
+  ServeFaults& x = o.faults;
+  if (f.given("--delay")) {
+    const std::string& raw = f.raw("--delay");
+    const auto dots = raw.find("..");
+    auto lo = parse_duration(raw.substr(0, dots));
+    auto hi = dots == std::string::npos ? lo : parse_duration(raw.substr(dots + 2));
+    if (!lo || !hi || *lo > *hi || *hi > kHour)
+      f.fail("--delay", "expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms)");
+    x.delay_min = *lo;
+    x.delay_max = *hi;
+    if (x.delay_max > 0 && !o.echo) throw UsageError{"--delay: only with --echo (it delays replies)"};
+  }
+  f.duration("--stall", x.stall, 1, kHour);
+  f.duration("--stall-every", x.stall_every, 1, kYear);
+  if (f.given("--stall") != f.given("--stall-every"))
+    throw UsageError{"--stall and --stall-every go together: give both"};
+  if (x.stall > 0 && x.stall >= x.stall_every)
+    throw UsageError{fmt::format("--stall: must be shorter than --stall-every ({}), got \"{}\"",
+                                 format_exact(x.stall_every), f.raw("--stall"))};
+  if (f.given("--drop")) {
+    auto v = parse_fraction(f.raw("--drop"));
+    if (!v) f.fail("--drop", "expected a fraction from 0 to 1 (e.g. 0.01, 1%)");
+    x.drop = *v;
+    if (o.sink != "udp") throw UsageError{"--drop: only with --sink udp (a tcp stream cannot lose a message)"};
+    if (!o.echo) throw UsageError{"--drop: only with --echo (it drops replies)"};
+  }
+  f.count("--seed", x.seed, 0, UINT64_MAX);
 }
 
 void validate_serve(Flags& f, Options& o) {
@@ -270,6 +319,7 @@ void validate_serve(Flags& f, Options& o) {
     o.bind = f.raw("--bind");
   }
   f.path("--json", o.json_path);
+  validate_faults(f, o);
 }
 
 }  // namespace
@@ -322,11 +372,23 @@ Options parse_options(int argc, const char* const* argv, std::string* text) {
 std::string describe_options(const Options& o) {
   if (o.command == Command::Help || o.command == Command::Version)
     return o.command == Command::Help ? "help" : "version";
-  if (o.command == Command::Serve)
-    return fmt::format("serve --sink={} --bind={} --port={}{}{}{}{}", o.sink, o.bind, o.port,
-                       o.echo ? " --echo" : "", o.verbose ? " --verbose" : "",
-                       o.quiet ? " --quiet" : "",
-                       o.json_path.empty() ? "" : " --json=" + o.json_path);
+  if (o.command == Command::Serve) {
+    const ServeFaults& x = o.faults;
+    std::string s = fmt::format("serve --sink={} --bind={} --port={}{}{}{}{}", o.sink, o.bind,
+                                o.port, o.echo ? " --echo" : "", o.verbose ? " --verbose" : "",
+                                o.quiet ? " --quiet" : "",
+                                o.json_path.empty() ? "" : " --json=" + o.json_path);
+    if (x.delay_max > 0)
+      s += " --delay=" + (x.delay_min == x.delay_max ? format_exact(x.delay_min)
+                                                     : format_exact(x.delay_min) + ".." +
+                                                           format_exact(x.delay_max));
+    if (x.stall > 0)
+      s += fmt::format(" --stall={} --stall-every={}", format_exact(x.stall),
+                       format_exact(x.stall_every));
+    if (x.drop > 0) s += fmt::format(" --drop={}", x.drop);
+    if (x.any()) s += fmt::format(" --seed={}", x.seed);
+    return s;
+  }
   std::string s = fmt::format(
       "run --devices={} {} --payload={} --duration={} --sink={} --hostname={} --port={} "
       "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "

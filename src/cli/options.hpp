@@ -14,6 +14,18 @@ namespace lt {
 enum class Command { Run, Serve, Help, Version };
 enum class Arrival { Constant, Poisson };
 
+// Fault and delay injection for `serve`, so tests can check the tool's numbers against known
+// truth. Zero means off.
+struct ServeFaults {
+  Nanos delay_min = 0;  // echo each message this long after it arrived...
+  Nanos delay_max = 0;  // ...or a uniform draw in [min, max]
+  Nanos stall = 0;      // stop reading and answering for this long...
+  Nanos stall_every = 0;  // ...at the end of every period this long, from the first traffic
+  double drop = 0;        // udp: fraction of datagrams never answered
+  std::uint64_t seed = 1;
+  bool any() const { return delay_max > 0 || stall > 0 || drop > 0; }
+};
+
 struct Options {
   Command command = Command::Run;
 
@@ -51,6 +63,7 @@ struct Options {
   // serve
   std::string bind = "127.0.0.1";
   bool port_given = false;  // serve defaults to 18000 too, but 0 asks for a free port
+  ServeFaults faults;
 
   // Total messages per second across all devices.
   Rate total_rate() const { return rate ? *rate : msg.times(devices); }

@@ -50,8 +50,15 @@ void Worker::run() {
   Nanos now = clock_.now();
   while (!stop_.load(std::memory_order_relaxed)) {
     now = clock_.now();
-    for (; now >= boundary; boundary += options_.update) publish(interval_++, false);
-    dispatch(now, end);
+    // An interval holds the messages due in it: after a late wake-up, what was due before the
+    // boundary is sent (now, and recorded as late) before the interval is closed, so a
+    // descheduled worker shows as lateness, not as a dip and a spike in the rate series.
+    for (; now >= boundary; boundary += options_.update) {
+      dispatch(boundary - 1, now, end);
+      sink_->flush(now);
+      publish(interval_++, false);
+    }
+    dispatch(now, now, end);
     sink_->flush(now);
     if (now >= end) break;
     connected_.store(sink_->connected(), std::memory_order_relaxed);
@@ -73,10 +80,10 @@ void Worker::run() {
   publish(interval_, true);
 }
 
-void Worker::dispatch(Nanos now, Nanos end) {
+void Worker::dispatch(Nanos upto, Nanos now, Nanos end) {
   for (;;) {
     const Tick& t = schedule_->peek();
-    if (t.intended > now || t.intended >= end) return;
+    if (t.intended > upto || t.intended >= end) return;
     deliver(t.local_device, t.seq, t.intended, now);
     schedule_->advance();
   }

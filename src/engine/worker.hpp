@@ -59,7 +59,8 @@ class Worker final : private SinkEvents {
 
  private:
   void ready(std::uint32_t local, Nanos now) override;
-  void dispatch(Nanos now, Nanos end);
+  // Offers every tick due at or before `upto` (and before `end`), sending at `now`.
+  void dispatch(Nanos upto, Nanos now, Nanos end);
   void deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now);
   void publish(std::uint64_t index, bool final);
   void wait_until(Nanos deadline);

@@ -24,7 +24,7 @@ json counters_to_json(const Counters& c) {
 
 json histogram_to_json(const HdrHistogram& h) {
   json pct = json::object();
-  for (double p : {50.0, 90.0, 99.0, 99.9, 99.99})
+  for (double p : {50.0, 90.0, 95.0, 99.0, 99.9, 99.99})
     pct[fmt_percentile_key(p)] = h.value_at_percentile(p);
   return json{{"unit", "ns"},       {"count", h.total_count()}, {"min", h.min()},
               {"max", h.max()},     {"mean", h.mean()},         {"stddev", h.stddev()},

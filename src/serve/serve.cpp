@@ -27,13 +27,14 @@ int serve_with(const Options& o) {
     throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
   std::unique_ptr<SinkServer> server;
   try {
-    server = o.sink == "udp" ? make_udp_server(o.bind, o.port, o.echo)
-                             : make_tcp_server(o.bind, o.port, o.echo);
+    server = o.sink == "udp" ? make_udp_server(o.bind, o.port, o.echo, o.faults)
+                             : make_tcp_server(o.bind, o.port, o.echo, o.faults);
   } catch (const std::runtime_error& e) {
     fmt::print(stderr, "load-tester serve: {}\n", e.what());
     return 1;
   }
   fmt::print("listening on {} {}:{}{}\n", o.sink, o.bind, server->port(), o.echo ? " (echo)" : "");
+  if (o.verbose) fmt::print("options: {}\n", describe_options(o));
   std::fflush(stdout);
 
   std::atomic<bool> stop{false};
@@ -50,8 +51,9 @@ int serve_with(const Options& o) {
   const ServerStats& s = server->stats();
   fmt::print(
       "received {} messages, {} bytes, {} malformed; {} connections, {} closed; echoed {} "
-      "bytes\n",
-      s.messages, s.bytes, s.malformed, s.connections, s.closed, s.echoed_bytes);
+      "bytes; dropped {}; {} stalls\n",
+      s.messages, s.bytes, s.malformed, s.connections, s.closed, s.echoed_bytes, s.dropped,
+      s.stalls);
   if (json.is_open()) {
     nlohmann::json j = {{"sink", o.sink},
                         {"port", server->port()},
@@ -61,7 +63,9 @@ int serve_with(const Options& o) {
                         {"malformed", s.malformed},
                         {"connections", s.connections},
                         {"closed", s.closed},
-                        {"echoed_bytes", s.echoed_bytes}};
+                        {"echoed_bytes", s.echoed_bytes},
+                        {"dropped", s.dropped},
+                        {"stalls", s.stalls}};
     fmt::print(json.stream(), "{}\n", j.dump(2));
     if (!json.commit(error)) {
       fmt::print(stderr, "load-tester serve: --json: {}\n", error);

@@ -11,6 +11,8 @@ struct ServerStats {
   std::uint64_t connections = 0;  // accepted (tcp)
   std::uint64_t closed = 0;       // connections the peer closed
   std::uint64_t echoed_bytes = 0;
+  std::uint64_t dropped = 0;  // left unanswered on purpose (--drop)
+  std::uint64_t stalls = 0;   // stall windows entered (--stall)
 };
 
 }  // namespace lt

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/options.hpp"
 #include "serve/server_stats.hpp"
 
 namespace lt {
@@ -21,7 +22,10 @@ class SinkServer {
 // Both bind and listen at once; they throw std::runtime_error naming the address and reason.
 // TCP splits the stream into frames by the wire header's length only, so it counts exactly what
 // arrived whatever the payload; UDP reads batches of datagrams per syscall.
-std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo);
-std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port, bool echo);
+// `faults` delays, stalls or drops echoes (see ServeFaults).
+std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo,
+                                            const ServeFaults& faults);
+std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port, bool echo,
+                                            const ServeFaults& faults);
 
 }  // namespace lt

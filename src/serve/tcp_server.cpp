@@ -1,13 +1,20 @@
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <queue>
 #include <unordered_map>
 #include <vector>
 
 #include "core/time.hpp"
 #include "net/listen.hpp"
+#include "serve/echo_queue.hpp"
+#include "serve/faults.hpp"
 #include "serve/sink_server.hpp"
 #include "sinks/wire_header.hpp"
 
@@ -19,57 +26,103 @@ namespace {
 constexpr Nanos kDrainIdle = 500 * kMilli;
 constexpr Nanos kDrainMax = 3 * kSecond;  // a peer that keeps sending cannot hold us forever
 constexpr std::size_t kReadChunk = 256 * 1024;
+// Echo bytes held for --delay beyond this stop reading from that peer: memory stays bounded and
+// the peer's own window slows it down, as a real server's would.
+constexpr std::size_t kMaxHeld = 64u << 20;
+constexpr Nanos kAcceptRetry = 100 * kMilli;  // after EMFILE: the fd limit is not a busy loop
 
 struct Conn {
   int fd;
+  std::uint64_t id;
   unsigned char header[4];  // partial length field of the current frame
   std::uint32_t header_have = 0;
-  std::uint64_t frame_left = 0;        // bytes of the current frame still to come
-  std::vector<unsigned char> pending;  // echo bytes the peer has not taken yet
+  std::uint64_t frame_left = 0;  // bytes of the current frame still to come
+  EchoQueue out;
+  bool armed = false;  // a release timer is queued for this connection
+};
+
+// A queued release of held echo bytes; `id` tells a reused fd from the connection it had.
+struct Release {
+  Nanos due;
+  int fd;
+  std::uint64_t id;
+  bool operator>(const Release& o) const { return due > o.due; }
 };
 
 class TcpServer final : public SinkServer {
  public:
-  TcpServer(const std::string& bind, std::uint16_t port, bool echo);
+  TcpServer(const std::string& bind, std::uint16_t port, bool echo, const ServeFaults& faults);
   ~TcpServer() override;
   std::uint16_t port() const override { return local_port(listen_fd); }
-  void run(const std::atomic<bool>& stop) override { loop(stop); }
+  void run(const std::atomic<bool>& stop) override {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // slack would be added to every --delay wake-up
+    loop(stop);
+  }
   const ServerStats& stats() const override { return stats_; }
 
  private:
   int listen_fd = -1;
   int ep = -1;
   bool echo;
+  Faults faults;
   ServerStats stats_;
   std::unordered_map<int, Conn> conns;
+  std::uint64_t next_id = 1;
   std::vector<unsigned char> buf = std::vector<unsigned char>(kReadChunk);
+  std::priority_queue<Release, std::vector<Release>, std::greater<>> releases;
+  Nanos stall_end = 0;  // nonzero while stalled
+  Nanos accept_paused_until = 0;
 
-  void accept_all() {
+  void accept_all(Nanos now) {
     for (;;) {
       int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or a transient error such as EMFILE: try on the next event
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+          watch_listener(false);
+          accept_paused_until = now + kAcceptRetry;
+        }
+        return;  // EAGAIN, or a transient error: try on the next event
+      }
+      // Echoes are small writes spaced by --delay: Nagle would hold them for the peer's ACK.
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      faults.traffic_seen(now);
+      Conn& c = conns.emplace(fd, Conn{fd, next_id++, {}, 0, 0, {}, false}).first->second;
       epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.events = stall_end ? 0u : std::uint32_t(EPOLLIN | EPOLLRDHUP);
       ev.data.fd = fd;
-      epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-      conns.emplace(fd, Conn{fd, {}, 0, 0, {}});
+      epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
       ++stats_.connections;
     }
   }
 
-  // Counts frames by walking their length fields; never copies the stream.
-  void count_frames(Conn& c, const unsigned char* p, std::size_t n) {
+  void watch_listener(bool on) {
+    epoll_event ev{};
+    ev.events = on ? std::uint32_t(EPOLLIN) : 0u;
+    ev.data.fd = listen_fd;
+    epoll_ctl(ep, EPOLL_CTL_MOD, listen_fd, &ev);
+  }
+
+  // Counts frames by walking their length fields; with --delay, each whole frame's echo is held
+  // until its own due time.
+  void take_frames(Conn& c, const unsigned char* p, std::size_t n, Nanos now) {
+    std::uint64_t offset = c.out.appended() - n;  // stream offset of p (echo) or unused
     while (n > 0) {
       if (c.frame_left > 0) {
         const std::size_t take = std::size_t(std::min<std::uint64_t>(c.frame_left, n));
         c.frame_left -= take;
         p += take;
         n -= take;
-        if (c.frame_left == 0) ++stats_.messages;
+        offset += take;
+        if (c.frame_left == 0) {
+          ++stats_.messages;
+          if (echo && faults.delays()) c.out.hold(offset, now + faults.draw_delay());
+        }
         continue;
       }
       c.header[c.header_have++] = *p++;
       --n;
+      ++offset;
       if (c.header_have < 4) continue;
       c.header_have = 0;
       const std::uint32_t len = wire_length(c.header);
@@ -90,32 +143,60 @@ class TcpServer final : public SinkServer {
 
   void set_events(Conn& c) {
     epoll_event ev{};
-    // While echo bytes are stuck, stop reading: the peer's own window then slows it down.
-    ev.events = c.pending.empty() ? (EPOLLIN | EPOLLRDHUP) : EPOLLOUT;
+    if (stall_end == 0) {
+      // While echo bytes are stuck (or too many are held), stop reading: the peer's own window
+      // then slows it down.
+      if (c.out.sendable_size() > 0)
+        ev.events = EPOLLOUT;
+      else if (c.out.size() < kMaxHeld)
+        ev.events = EPOLLIN | EPOLLRDHUP;
+    }
     ev.data.fd = c.fd;
     epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
   }
 
   bool send_pending(Conn& c) {
-    while (!c.pending.empty()) {
-      ssize_t w = send(c.fd, c.pending.data(), c.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (c.out.sendable_size() > 0 && stall_end == 0) {
+      ssize_t w =
+          send(c.fd, c.out.sendable(), c.out.sendable_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       stats_.echoed_bytes += std::uint64_t(w);
-      c.pending.erase(c.pending.begin(), c.pending.begin() + w);
+      c.out.consume(std::size_t(w));
     }
+    return true;
+  }
+
+  void arm(Conn& c) {
+    if (c.armed || c.out.next_due() == INT64_MAX) return;
+    c.armed = true;
+    releases.push({c.out.next_due(), c.fd, c.id});
+  }
+
+  // Sends what is due; false when the connection failed and was closed.
+  bool flush(Conn& c, Nanos now) {
+    c.out.release(now);
+    if (!send_pending(c)) {
+      close_conn(c.fd);
+      return false;
+    }
+    arm(c);
+    set_events(c);
     return true;
   }
 
   void on_readable(Conn& c) {
     for (;;) {
       ssize_t n = recv(c.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      // Taken after the read, so no byte is held for less than --delay.
+      const Nanos now = monotonic_now();
       if (n > 0) {
         stats_.bytes += std::uint64_t(n);
-        count_frames(c, buf.data(), std::size_t(n));
+        if (echo) c.out.append(buf.data(), std::size_t(n));
+        take_frames(c, buf.data(), std::size_t(n), now);
         if (echo) {
-          c.pending.insert(c.pending.end(), buf.data(), buf.data() + n);
-          if (!send_pending(c)) return close_conn(c.fd);
-          if (!c.pending.empty()) return set_events(c);
+          if (!faults.delays()) c.out.release_all();
+          if (!flush(c, now)) return;
+          if (c.out.sendable_size() > 0 || c.out.size() >= kMaxHeld) return;
         }
         continue;
       }
@@ -125,42 +206,90 @@ class TcpServer final : public SinkServer {
     }
   }
 
+  void run_releases(Nanos now) {
+    while (!releases.empty() && releases.top().due <= now) {
+      const Release r = releases.top();
+      releases.pop();
+      auto it = conns.find(r.fd);
+      if (it == conns.end() || it->second.id != r.id) continue;
+      it->second.armed = false;
+      flush(it->second, now);
+    }
+  }
+
+  // Enters or leaves a stall; in one, no connection is read or written.
+  void update_stall(Nanos now) {
+    const Nanos until = faults.stalled_until(now);
+    if ((until != 0) == (stall_end != 0)) return;
+    stall_end = until;
+    if (until) ++stats_.stalls;
+    std::vector<int> fds;
+    fds.reserve(conns.size());
+    for (auto& [fd, c] : conns) fds.push_back(fd);
+    for (int fd : fds) {
+      auto it = conns.find(fd);
+      if (it == conns.end()) continue;
+      if (until)
+        set_events(it->second);
+      else
+        flush(it->second, now);
+    }
+  }
+
+  Nanos next_wake(Nanos now) const {
+    Nanos t = now + 50 * kMilli;  // to see a stop request
+    if (!releases.empty() && stall_end == 0) t = std::min(t, releases.top().due);
+    t = std::min(t, stall_end ? stall_end : faults.next_stall(now));
+    if (accept_paused_until) t = std::min(t, accept_paused_until);
+    return t;
+  }
+
   // Returns when stop is set and the drain is over.
   void loop(const std::atomic<bool>& stop) {
     std::vector<epoll_event> events(1024);
     Nanos last_data = 0, stop_seen = 0;
     for (;;) {
+      Nanos now = monotonic_now();
       if (stop.load(std::memory_order_relaxed)) {
-        const Nanos now = monotonic_now();
         if (stop_seen == 0) stop_seen = last_data = now;
-        if (conns.empty() || now - last_data >= kDrainIdle || now - stop_seen >= kDrainMax) return;
+        const bool owed = std::any_of(conns.begin(), conns.end(),
+                                      [](const auto& kv) { return kv.second.out.size() > 0; });
+        if (conns.empty() || (now - last_data >= kDrainIdle && !owed) ||
+            now - stop_seen >= kDrainMax)
+          return;
       }
-      int n = epoll_wait(ep, events.data(), int(events.size()), 50);
+      update_stall(now);
+      const Nanos wait = std::max<Nanos>(0, next_wake(now) - now);
+      const timespec ts{time_t(wait / kSecond), long(wait % kSecond)};
+      int n = epoll_pwait2(ep, events.data(), int(events.size()), &ts, nullptr);
+      now = monotonic_now();
+      if (accept_paused_until && now >= accept_paused_until) {
+        accept_paused_until = 0;
+        watch_listener(true);
+      }
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
         if (fd == listen_fd) {
-          accept_all();
+          accept_all(now);
           continue;
         }
         auto it = conns.find(fd);
         if (it == conns.end()) continue;
         Conn& c = it->second;
         if (events[i].events & EPOLLOUT) {
-          if (!send_pending(c)) {
-            close_conn(fd);
-            continue;
-          }
-          if (c.pending.empty()) set_events(c);
+          if (!flush(c, now)) continue;
         }
         if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
       }
-      if (n > 0) last_data = monotonic_now();
+      if (n > 0) last_data = now;
+      if (stall_end == 0) run_releases(now);
     }
   }
 };
 
-TcpServer::TcpServer(const std::string& bind, std::uint16_t port, bool echo_back)
-    : echo(echo_back) {
+TcpServer::TcpServer(const std::string& bind, std::uint16_t port, bool echo_back,
+                     const ServeFaults& spec)
+    : echo(echo_back), faults(spec) {
   listen_fd = bind_socket(bind, port, SOCK_STREAM);
   ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
@@ -178,8 +307,8 @@ TcpServer::~TcpServer() {
 }  // namespace
 
 std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port,
-                                            bool echo) {
-  return std::make_unique<TcpServer>(bind, port, echo);
+                                            bool echo, const ServeFaults& faults) {
+  return std::make_unique<TcpServer>(bind, port, echo, faults);
 }
 
 }  // namespace lt

@@ -28,9 +28,10 @@ def free_port(kind=socket.SOCK_STREAM):
 class Server:
     """`load-tester serve` in the background; stop() returns its counts."""
 
-    def __init__(self, tmp, sink="tcp", echo=False, port=0):
+    def __init__(self, tmp, sink="tcp", echo=False, port=0, extra=()):
         self.json_path = Path(tmp) / f"server-{time.monotonic_ns()}.json"
-        args = [BINARY, "serve", "--sink", sink, "--port", str(port), "--json", str(self.json_path)]
+        args = [BINARY, "serve", "--sink", sink, "--port", str(port), "--json", str(self.json_path),
+                *extra]
         if echo:
             args.append("--echo")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -79,8 +80,9 @@ def run_tool(tmp, args, timeout=120):
     return Run(proc, out, err, json_path)
 
 
-def decode_hdr(text):
-    """Independent reader of the HdrHistogram V2 compressed encoding: returns (total, max index)."""
+def decode_hdr_counts(text):
+    """Independent reader of the HdrHistogram V2 compressed encoding, written from the format's
+    description: returns [(value, count)] with each bucket's lowest equivalent value."""
     raw = base64.b64decode(text)
     cookie, length = struct.unpack(">ii", raw[:8])
     # Bits 4-7 carry the word size (0x10 as HdrHistogram Java writes it); readers mask them.
@@ -88,7 +90,21 @@ def decode_hdr(text):
     inner = zlib.decompress(raw[8:8 + length])
     cookie, payload_len, _, sig, lowest, highest, _ = struct.unpack(">iiiiqqd", inner[:40])
     assert cookie & ~0xF0 == 0x1C849303, hex(cookie)
-    data, pos, total, index = inner[40:40 + payload_len], 0, 0, 0
+    # Bucket layout: sub-buckets cover 2 * 10^sig values at full resolution, then each bucket
+    # doubles the unit.
+    sub_count = 1 << (2 * 10 ** sig - 1).bit_length()
+    sub_half_bits = sub_count.bit_length() - 2
+    unit_bits = lowest.bit_length() - 1
+
+    def value_at(index):
+        bucket = (index >> sub_half_bits) - 1
+        sub = (index & ((1 << sub_half_bits) - 1)) + (1 << sub_half_bits)
+        if bucket < 0:
+            sub -= 1 << sub_half_bits
+            bucket = 0
+        return sub << (bucket + unit_bits)
+
+    data, pos, index, out = inner[40:40 + payload_len], 0, 0, []
     while pos < len(data):
         shift = value = 0
         while True:
@@ -102,9 +118,23 @@ def decode_hdr(text):
         if value < 0:
             index += -value
         else:
-            total += value
+            if value:
+                out.append((value_at(index), value))
             index += 1
-    return total, index
+    return out
+
+
+def decode_hdr(text):
+    """(total count, number of bucket indexes) of an encoded histogram."""
+    counts = decode_hdr_counts(text)
+    return sum(c for _, c in counts), len(counts)
+
+
+def share_above(text, threshold_ns):
+    """Fraction of recorded values above threshold_ns, from the encoded histogram itself."""
+    counts = decode_hdr_counts(text)
+    total = sum(c for _, c in counts)
+    return sum(c for v, c in counts if v > threshold_ns) / total
 
 
 @pytest.fixture

@@ -278,6 +278,33 @@ TEST(OptionsServe, ParsesItsOwnFlags) {
   EXPECT_TRUE(error_of({"serve", "--bind", "a b"}).starts_with("--bind: "));
 }
 
+TEST(OptionsServe, FaultInjection) {
+  Options o = parse({"serve", "--echo", "--delay", "2ms"});
+  EXPECT_EQ(o.faults.delay_min, 2 * kMilli);
+  EXPECT_EQ(o.faults.delay_max, 2 * kMilli);
+  o = parse({"serve", "--echo", "--delay", "1ms..3ms", "--stall", "1s", "--stall-every", "10s"});
+  EXPECT_EQ(o.faults.delay_min, kMilli);
+  EXPECT_EQ(o.faults.delay_max, 3 * kMilli);
+  EXPECT_EQ(o.faults.stall, kSecond);
+  EXPECT_EQ(o.faults.stall_every, 10 * kSecond);
+  EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "1%"}).faults.drop, 0.01);
+  EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "0.5"}).faults.drop, 0.5);
+  EXPECT_EQ(error_of({"serve", "--delay", "2ms"}), "--delay: only with --echo (it delays replies)");
+  EXPECT_EQ(error_of({"serve", "--echo", "--delay", "3ms..1ms"}),
+            "--delay: expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms), got "
+            "\"3ms..1ms\"");
+  EXPECT_EQ(error_of({"serve", "--stall", "1s"}),
+            "--stall and --stall-every go together: give both");
+  EXPECT_EQ(error_of({"serve", "--stall", "1s", "--stall-every", "1s"}),
+            "--stall: must be shorter than --stall-every (1s), got \"1s\"");
+  EXPECT_EQ(error_of({"serve", "--sink", "udp", "--echo", "--drop", "1.5"}),
+            "--drop: expected a fraction from 0 to 1 (e.g. 0.01, 1%), got \"1.5\"");
+  EXPECT_EQ(error_of({"serve", "--echo", "--drop", "0.1"}),
+            "--drop: only with --sink udp (a tcp stream cannot lose a message)");
+  EXPECT_EQ(error_of({"serve", "--sink", "udp", "--drop", "0.1"}),
+            "--drop: only with --echo (it drops replies)");
+}
+
 TEST(OptionsDescribe, SingleLineThatParsesBack) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {},
@@ -286,7 +313,9 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
             "-precise", "-timeout", "1500us", "-hostname", "::1", "-sink", "udp", "-v"},
            {"-noexec", "-q", "-hdr-log", "h.log", "-threads", "2", "-seed", "7", "-backlog", "0",
             "-inflight", "5", "-connect-timeout", "3s", "-duration", "0"},
-           {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"}}) {
+           {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
+           {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
+            "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
     const std::string line = describe_options(parse(args));
     EXPECT_EQ(line.find('\n'), std::string::npos);
     EXPECT_EQ(describe_options(parse(split(line))), line) << line;
