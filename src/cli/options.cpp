@@ -81,6 +81,41 @@ bool valid_hostname(std::string_view h) {
   }
 }
 
+constexpr std::size_t kMaxSourceIps = 65536;
+
+// "A", "A,B,C" (IPv4 or IPv6) or "A-B" (an IPv4 range, both ends included), expanded.
+std::optional<std::vector<std::string>> parse_source_ips(const std::string& text) {
+  std::vector<std::string> out;
+  unsigned char buf[sizeof(in6_addr)];
+  const auto dash = text.find('-');
+  if (dash != std::string::npos) {
+    in_addr lo{}, hi{};
+    if (inet_pton(AF_INET, text.substr(0, dash).c_str(), &lo) != 1 ||
+        inet_pton(AF_INET, text.substr(dash + 1).c_str(), &hi) != 1)
+      return std::nullopt;
+    const std::uint32_t a = ntohl(lo.s_addr), b = ntohl(hi.s_addr);
+    if (a > b || b - a >= kMaxSourceIps) return std::nullopt;
+    for (std::uint64_t v = a; v <= b; ++v) {
+      in_addr x{htonl(std::uint32_t(v))};
+      char s[INET_ADDRSTRLEN];
+      out.emplace_back(inet_ntop(AF_INET, &x, s, sizeof s));
+    }
+    return out;
+  }
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    std::string one = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (inet_pton(AF_INET, one.c_str(), buf) != 1 && inet_pton(AF_INET6, one.c_str(), buf) != 1)
+      return std::nullopt;
+    out.push_back(std::move(one));
+    if (out.size() > kMaxSourceIps) return std::nullopt;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 // Holds every flag's raw text; values are parsed here rather than by CLI11 so that units work
 // and every error names its flag and accepted range in the same words.
 class Flags {
@@ -188,13 +223,17 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--sink", "NAME",
           "protocol: " + fmt::format("{}", fmt::join(sink_names(), ", ")) + " [tcp]");
   f.value("--update", "DURATION", "progress interval, 10ms..1h [1s]");
-  f.value("--threads", "N", "worker threads, 0 = one per core [0]");
+  f.value("--threads", "N", "worker threads, 0 = one per core (one fewer for a local target) [0]");
   f.value("--arrival", "KIND", "constant or poisson [constant]");
   f.value("--seed", "N", "seed for poisson arrivals [1]");
   f.value("--backlog", "N", "messages queued per device while its connection is busy [64]");
   f.value("--inflight", "N", "unanswered messages per device in echo mode [1024]");
   f.value("--timeout", "DURATION", "echo reply deadline and end-of-run drain bound [1s]");
   f.value("--connect-timeout", "DURATION", "time allowed for all devices to connect [2s]");
+  f.value("--connect-rate", "RATE",
+          "open connections at this rate per second, e.g. 5k [all at once]");
+  f.value("--source-ip", "ADDRS",
+          "local addresses to connect from, spread over devices: A, A,B or A-B (IPv4 range)");
   f.value("--json", "FILE", "write the result as JSON");
   f.value("--hdr-log", "FILE", "write latency histograms as an HdrHistogram log");
   app.add_flag("--echo", o.echo, "the target echoes; measure round trips");
@@ -250,6 +289,16 @@ void validate_run(Flags& f, Options& o) {
   // Upper bounds keep deadline arithmetic (now + timeout) far from overflow.
   f.duration("--timeout", o.timeout, 1, kYear);
   f.duration("--connect-timeout", o.connect_timeout, 1, kYear);
+  if (auto r = f.rate("--connect-rate", 10'000'000)) o.connect_rate = *r;
+  if (f.given("--source-ip")) {
+    auto ips = parse_source_ips(f.raw("--source-ip"));
+    if (!ips)
+      f.fail("--source-ip",
+             fmt::format("expected IP addresses A, A,B,... or an IPv4 range A-B of at most {} "
+                         "addresses",
+                         kMaxSourceIps));
+    o.source_ips = std::move(*ips);
+  }
   f.path("--json", o.json_path);
   f.path("--hdr-log", o.hdr_log_path);
 }
@@ -291,7 +340,8 @@ void validate_faults(Flags& f, Options& o) {
       f.fail("--delay", "expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms)");
     x.delay_min = *lo;
     x.delay_max = *hi;
-    if (x.delay_max > 0 && !o.echo) throw UsageError{"--delay: only with --echo (it delays replies)"};
+    if (x.delay_max > 0 && !o.echo)
+      throw UsageError{"--delay: only with --echo (it delays replies)"};
   }
   f.duration("--stall", x.stall, 1, kHour);
   f.duration("--stall-every", x.stall_every, 1, kYear);
@@ -304,7 +354,8 @@ void validate_faults(Flags& f, Options& o) {
     auto v = parse_fraction(f.raw("--drop"));
     if (!v) f.fail("--drop", "expected a fraction from 0 to 1 (e.g. 0.01, 1%)");
     x.drop = *v;
-    if (o.sink != "udp") throw UsageError{"--drop: only with --sink udp (a tcp stream cannot lose a message)"};
+    if (o.sink != "udp")
+      throw UsageError{"--drop: only with --sink udp (a tcp stream cannot lose a message)"};
     if (!o.echo) throw UsageError{"--drop: only with --echo (it drops replies)"};
   }
   f.count("--seed", x.seed, 0, UINT64_MAX);
@@ -374,14 +425,14 @@ std::string describe_options(const Options& o) {
     return o.command == Command::Help ? "help" : "version";
   if (o.command == Command::Serve) {
     const ServeFaults& x = o.faults;
-    std::string s = fmt::format("serve --sink={} --bind={} --port={}{}{}{}{}", o.sink, o.bind,
-                                o.port, o.echo ? " --echo" : "", o.verbose ? " --verbose" : "",
-                                o.quiet ? " --quiet" : "",
-                                o.json_path.empty() ? "" : " --json=" + o.json_path);
+    std::string s =
+        fmt::format("serve --sink={} --bind={} --port={}{}{}{}{}", o.sink, o.bind, o.port,
+                    o.echo ? " --echo" : "", o.verbose ? " --verbose" : "",
+                    o.quiet ? " --quiet" : "", o.json_path.empty() ? "" : " --json=" + o.json_path);
     if (x.delay_max > 0)
-      s += " --delay=" + (x.delay_min == x.delay_max ? format_exact(x.delay_min)
-                                                     : format_exact(x.delay_min) + ".." +
-                                                           format_exact(x.delay_max));
+      s += " --delay=" + (x.delay_min == x.delay_max
+                              ? format_exact(x.delay_min)
+                              : format_exact(x.delay_min) + ".." + format_exact(x.delay_max));
     if (x.stall > 0)
       s += fmt::format(" --stall={} --stall-every={}", format_exact(x.stall),
                        format_exact(x.stall_every));
@@ -400,6 +451,8 @@ std::string describe_options(const Options& o) {
   s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
                    o.noexec ? " --noexec" : "", o.verbose ? " --verbose" : "",
                    o.quiet ? " --quiet" : "");
+  if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
+  if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

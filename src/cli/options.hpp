@@ -17,9 +17,9 @@ enum class Arrival { Constant, Poisson };
 // Fault and delay injection for `serve`, so tests can check the tool's numbers against known
 // truth. Zero means off.
 struct ServeFaults {
-  Nanos delay_min = 0;  // echo each message this long after it arrived...
-  Nanos delay_max = 0;  // ...or a uniform draw in [min, max]
-  Nanos stall = 0;      // stop reading and answering for this long...
+  Nanos delay_min = 0;    // echo each message this long after it arrived...
+  Nanos delay_max = 0;    // ...or a uniform draw in [min, max]
+  Nanos stall = 0;        // stop reading and answering for this long...
   Nanos stall_every = 0;  // ...at the end of every period this long, from the first traffic
   double drop = 0;        // udp: fraction of datagrams never answered
   std::uint64_t seed = 1;
@@ -45,12 +45,14 @@ struct Options {
   bool echo = false;  // target echoes; measure round trips
 
   // Engine
-  unsigned threads = 0;           // 0 = one per core
-  bool precise = false;           // sleep to a margin, then spin
-  std::uint32_t backlog = 64;     // per-device messages waiting for a busy connection
-  std::uint32_t inflight = 1024;  // per-device unanswered messages in echo mode
-  Nanos timeout = 1 * kSecond;    // echo reply deadline (UDP loss) and end-of-run drain bound
-  Nanos connect_timeout = 2 * kSecond;
+  unsigned threads = 0;                 // 0 = one per core
+  bool precise = false;                 // sleep to a margin, then spin
+  std::uint32_t backlog = 64;           // per-device messages waiting for a busy connection
+  std::uint32_t inflight = 1024;        // per-device unanswered messages in echo mode
+  Nanos timeout = 1 * kSecond;          // echo reply deadline (UDP loss) and end-of-run drain bound
+  Nanos connect_timeout = 2 * kSecond;  // after the last paced connect has begun
+  std::optional<Rate> connect_rate;     // new connections per second; none = all at once
+  std::vector<std::string> source_ips;  // local addresses, device d uses [d % size]
 
   // Reporting
   Nanos update = 1 * kSecond;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/schedule.hpp"
+#include "net/socket_ops.hpp"
 #include "report/format.hpp"
 
 namespace lt {
@@ -77,8 +78,20 @@ double estimate_sends_per_core() {
 }
 }  // namespace
 
+bool loopback_target(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "localhost.") return true;
+  in_addr a{};
+  return inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 unsigned worker_count(const Options& o) {
-  unsigned w = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned w = o.threads;
+  if (w == 0) {
+    // A target on this machine needs a core too: workers competing with it for every core
+    // would make both late (on 2 cores, 2 workers + a local server double the send lateness).
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    w = loopback_target(o.hostname) ? std::max(1u, cores - 1) : cores;
+  }
   return unsigned(std::min<std::uint64_t>(w, o.devices));
 }
 
@@ -92,14 +105,8 @@ std::vector<WorkerShard> make_shards(const Options& o, unsigned workers) {
 }
 
 void ensure_fd_limit(const Options& o) {
-  rlimit lim{};
-  getrlimit(RLIMIT_NOFILE, &lim);
   const std::uint64_t need = o.devices + kSpareFds;
-  if (lim.rlim_cur < need) {
-    lim.rlim_cur = std::min<rlim_t>(std::max<rlim_t>(need, lim.rlim_cur), lim.rlim_max);
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
+  const rlimit lim = raise_fd_limit(need);
   if (lim.rlim_cur < need)
     throw UsageError{fmt::format(
         "--devices: {} connections need {} file descriptors but the limit is {} (hard limit {}); "

@@ -9,6 +9,9 @@
 
 namespace lt {
 
+// True for a target on this machine (localhost, 127.0.0.0/8, ::1).
+bool loopback_target(const std::string& host);
+// --threads, or by default one per core (one fewer for a loopback target), at most one per device.
 unsigned worker_count(const Options& options);
 std::vector<WorkerShard> make_shards(const Options& options, unsigned workers);
 // Raises RLIMIT_NOFILE as far as allowed; throws UsageError naming --devices if they cannot fit.

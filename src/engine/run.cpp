@@ -105,6 +105,8 @@ int run_load(const Options& o) {
   std::string error;
   if (!resolve_target(o.hostname, o.port, target, error))
     throw UsageError{fmt::format("--hostname: cannot resolve \"{}\": {}", o.hostname, error)};
+  if (!resolve_sources(o.source_ips, target, error))
+    throw UsageError{fmt::format("--source-ip: {}", error)};
   ensure_fd_limit(o);
   if (o.noexec) {
     print_plan(stdout, o);
@@ -123,19 +125,22 @@ int run_load(const Options& o) {
   for (const auto& shard : make_shards(o, run.workers))
     workers.push_back(std::make_unique<Worker>(o, target, *sink, shard, clock));
   std::vector<std::thread> threads;
-  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  const Nanos connect_start = clock.now();
+  for (auto& w : workers) threads.emplace_back([&w, connect_start] { w->run(connect_start); });
 
   auto connected = [&] {
     std::uint32_t n = 0;
     for (auto& w : workers) n += w->connected();
     return n;
   };
-  // Connect phase: start once every device has connected or failed once, or at the timeout.
-  const Nanos connect_start = clock.now();
+  // Connect phase: start once every device has connected or failed once, or at the timeout
+  // (counted from when the last paced connect began).
+  const Nanos last_open =
+      o.connect_rate ? connect_start + o.connect_rate->tick_offset(o.devices - 1) : connect_start;
   for (;;) {
     std::uint64_t settled = 0;
     for (auto& w : workers) settled += w->settled();
-    if (settled >= o.devices || clock.now() - connect_start >= o.connect_timeout) break;
+    if (settled >= o.devices || clock.now() - last_open >= o.connect_timeout) break;
     if (signals.wait(kMilli)) break;
   }
   const Nanos origin = clock.now() + kStartLead;
@@ -191,6 +196,14 @@ int run_load(const Options& o) {
   // The sending window ends when the last worker stopped dispatching: a little after the
   // planned end, so the achieved rate is never flattered.
   for (auto& w : workers) run.elapsed = std::max(run.elapsed, w->dispatch_end() - origin);
+  Nanos first = INT64_MAX, last = INT64_MIN;
+  for (auto& w : workers) {
+    const auto phase = w->connect_phase();
+    run.phase_connects += phase.count;
+    first = std::min(first, phase.first);
+    last = std::max(last, phase.last);
+  }
+  if (run.phase_connects > 0) run.phase_connect_span = last - first;
 
   print_summary(stdout, run);
   int code = 0;

@@ -25,19 +25,30 @@ Worker::Worker(const Options& options, const Target& target, const SinkInfo& sin
 
 Worker::~Worker() = default;
 
-void Worker::run() {
+void Worker::run(Nanos connect_origin) {
   // Timer slack defaults to 50 us, which would be added to every wake-up.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  sink_->start(clock_.now());
 
-  // Connect phase: keep the loop turning until the reporter fixes the common origin.
+  // Connect phase: open the devices (all at once, or device g at connect_origin + g / rate) and
+  // keep the loop turning until the reporter fixes the common origin.
+  std::uint32_t opened = 0;
   while (origin_.load(std::memory_order_acquire) == 0 && !stop_.load(std::memory_order_acquire)) {
+    const Nanos now = clock_.now();
+    Nanos next_open = INT64_MAX;
+    for (; opened < shard_.devices; ++opened) {
+      next_open = connect_time(connect_origin, opened);
+      if (next_open > now) break;
+      sink_->open(opened, now);
+    }
+    if (opened == shard_.devices) next_open = INT64_MAX;
     settled_.store(sink_->settled(), std::memory_order_release);
     connected_.store(sink_->connected(), std::memory_order_release);
-    wait_until(clock_.now() + kConnectPoll);
+    wait_until(std::min(next_open, clock_.now() + kConnectPoll));
   }
   origin_ns_ = origin_.load(std::memory_order_acquire);
   if (origin_ns_ == 0) origin_ns_ = clock_.now();  // stopped before the start
+  connect_phase_ = {recorder_.counters[Counter::Connects], recorder_.first_connect,
+                    recorder_.last_connect};
 
   ScheduleShape shape{options_.total_rate(), options_.devices, shard_.first_device,
                       shard_.stride,         shard_.devices,   options_.arrival == Arrival::Poisson,
@@ -78,6 +89,12 @@ void Worker::run() {
   for (auto& b : backlogs_) recorder_.count(Counter::Missed, b.size());
   connected_.store(0, std::memory_order_release);
   publish(interval_, true);
+}
+
+Nanos Worker::connect_time(Nanos connect_origin, std::uint32_t local) const {
+  if (!options_.connect_rate) return connect_origin;
+  const std::uint64_t g = shard_.first_device + std::uint64_t(local) * shard_.stride;
+  return connect_origin + options_.connect_rate->tick_offset(g);
 }
 
 void Worker::dispatch(Nanos upto, Nanos now, Nanos end) {

@@ -39,7 +39,8 @@ class Worker final : private SinkEvents {
   ~Worker() override;
 
   // Thread body: connect, wait for the start signal, run the schedule, drain, report.
-  void run();
+  // `connect_origin` is common to all workers, so --connect-rate paces the whole process.
+  void run(Nanos connect_origin);
 
   // --- called from the reporter thread ---
   std::uint32_t settled() const { return settled_.load(std::memory_order_acquire); }
@@ -52,6 +53,13 @@ class Worker final : private SinkEvents {
     stop_.store(true, std::memory_order_release);
     loop_.wake();
   }
+  // Connections established during the connect phase and when the first and last were
+  // (valid after run() returned).
+  struct ConnectPhase {
+    std::uint64_t count = 0;
+    Nanos first = INT64_MAX, last = INT64_MIN;
+  };
+  ConnectPhase connect_phase() const { return connect_phase_; }
   // When the worker stopped dispatching (valid after run() returned).
   Nanos dispatch_end() const { return dispatch_end_.load(std::memory_order_acquire); }
   // Takes the intervals published so far.
@@ -59,6 +67,7 @@ class Worker final : private SinkEvents {
 
  private:
   void ready(std::uint32_t local, Nanos now) override;
+  Nanos connect_time(Nanos connect_origin, std::uint32_t local) const;
   // Offers every tick due at or before `upto` (and before `end`), sending at `now`.
   void dispatch(Nanos upto, Nanos now, Nanos end);
   void deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now);
@@ -84,6 +93,7 @@ class Worker final : private SinkEvents {
   std::atomic<bool> stop_{false};
   std::atomic<Nanos> dispatch_end_{0};
   std::mutex mailbox_mutex_;
+  ConnectPhase connect_phase_;
   std::vector<IntervalReport> mailbox_;
 };
 

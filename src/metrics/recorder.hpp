@@ -1,7 +1,8 @@
 #pragma once
-// What one worker measures during one reporting interval: counters and three histograms.
+// What one worker measures during one reporting interval: counters and four histograms.
 // Owned by a single thread; the worker hands whole intervals to the reporter (see Mailbox).
-#include <memory>
+#include <algorithm>
+#include <cstdint>
 
 #include "core/time.hpp"
 #include "metrics/counters.hpp"
@@ -14,6 +15,9 @@ struct Recorder {
   HdrHistogram latency;   // intended send time -> completion (coordinated-omission free)
   HdrHistogram service;   // actual send -> completion
   HdrHistogram lateness;  // intended send time -> actual send
+  HdrHistogram connect;   // connection attempt begun -> established
+  // When the first and the last connection of the interval were established (connect rate).
+  Nanos first_connect = INT64_MAX, last_connect = INT64_MIN;
 
   void count(Counter c, std::uint64_t n = 1) { counters[c] += n; }
   void sent(Nanos intended, Nanos now, std::uint64_t bytes) {
@@ -26,17 +30,29 @@ struct Recorder {
     latency.record(now - intended);
     service.record(now - sent_at);
   }
+  void connected(Nanos began, Nanos now) {
+    counters[Counter::Connects] += 1;
+    connect.record(now - began);
+    first_connect = std::min(first_connect, now);
+    last_connect = std::max(last_connect, now);
+  }
   void add(const Recorder& o) {
     counters.add(o.counters);
     latency.add(o.latency);
     service.add(o.service);
     lateness.add(o.lateness);
+    connect.add(o.connect);
+    first_connect = std::min(first_connect, o.first_connect);
+    last_connect = std::max(last_connect, o.last_connect);
   }
   void reset() {
     counters = Counters{};
     latency.reset();
     service.reset();
     lateness.reset();
+    connect.reset();
+    first_connect = INT64_MAX;
+    last_connect = INT64_MIN;
   }
 };
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,8 +11,37 @@
 
 namespace lt {
 
-int open_socket(const Target& target, int type) {
-  return socket(target.addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int open_socket(const Target& target, int type, std::uint64_t device) {
+  const int fd = socket(target.addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || target.sources.empty()) return fd;
+  const sockaddr_storage& src = target.sources[device % target.sources.size()];
+  // Port 0 with this option defers the port choice to connect(), which then needs only the
+  // whole 4-tuple to be unique: one source address serves ~28k connections per target port
+  // instead of ~28k in total.
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  const socklen_t len = src.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&src), len) != 0) {
+    const int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error) {
+  target.sources.clear();
+  for (const auto& ip : ips) {
+    Target one;
+    if (!resolve_target(ip, 0, one, error)) return false;
+    if (one.addr.ss_family != target.addr.ss_family) {
+      error = ip + " is not of the target's address family";
+      return false;
+    }
+    target.sources.push_back(one.addr);
+  }
+  return true;
 }
 
 Counter classify_errno(int err) {
@@ -53,22 +83,36 @@ bool resolve_target(const std::string& host, std::uint16_t port, Target& out, st
   return true;
 }
 
-std::string format_address(const sockaddr_storage& addr) {
+std::string format_address(const sockaddr_storage& addr, bool with_port) {
   char buf[INET6_ADDRSTRLEN] = "?";
-  std::uint16_t port = 0;
   if (addr.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
     inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-    port = ntohs(a->sin_port);
-    return std::string(buf) + ":" + std::to_string(port);
+    if (!with_port) return buf;
+    return std::string(buf) + ":" + std::to_string(ntohs(a->sin_port));
   }
   if (addr.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
     inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    port = ntohs(a->sin6_port);
-    return "[" + std::string(buf) + "]:" + std::to_string(port);
+    if (!with_port) return buf;
+    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a->sin6_port));
   }
   return buf;
+}
+
+rlimit raise_fd_limit(std::uint64_t want) {
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur >= want) return lim;
+  // Root (CAP_SYS_RESOURCE) may raise the hard limit too, up to fs.nr_open.
+  if (lim.rlim_max < want) {
+    const rlimit raised{want, want};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return raised;
+  }
+  lim.rlim_cur = std::min<rlim_t>(want, lim.rlim_max);
+  setrlimit(RLIMIT_NOFILE, &lim);
+  getrlimit(RLIMIT_NOFILE, &lim);
+  return lim;
 }
 
 Nanos reconnect_delay(unsigned attempt, std::uint64_t& rng_state) {

@@ -1,21 +1,30 @@
 #pragma once
 // Small socket helpers shared by the sinks and the built-in server.
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <string>
+#include <vector>
 
 #include "metrics/counters.hpp"
 #include "sinks/sink.hpp"
 
 namespace lt {
 
-// A non-blocking, close-on-exec socket of the target's family; -1 with errno on failure.
-int open_socket(const Target& target, int type);
+// A non-blocking, close-on-exec socket of the target's family, bound to the device's source
+// address when --source-ip gave some; -1 with errno on failure.
+int open_socket(const Target& target, int type, std::uint64_t device);
+// Fills target.sources from --source-ip; false and `error` when an address does not fit.
+bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error);
 // Which error counter an errno from connect/send/recv belongs to.
 Counter classify_errno(int err);
 // Resolves host:port once at start-up; false and `error` filled when it does not resolve.
 bool resolve_target(const std::string& host, std::uint16_t port, Target& out, std::string& error);
-std::string format_address(const sockaddr_storage& addr);
+std::string format_address(const sockaddr_storage& addr, bool with_port = true);
+
+// Raises RLIMIT_NOFILE towards `want` (the hard limit too when privileged); returns the limits
+// now in force.
+rlimit raise_fd_limit(std::uint64_t want);
 
 // Capped exponential backoff with jitter for reconnects: 50 ms, 100 ms, ... 2 s, each scaled by a
 // random factor in [0.5, 1) so that devices dropped together do not reconnect in lockstep.

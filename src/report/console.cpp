@@ -70,6 +70,14 @@ void print_summary(std::FILE* out, const RunResult& run) {
              "disconnects {}\n",
              run.connected_at_start, o.devices, c[Counter::Connects], c[Counter::Reconnects],
              c[Counter::Disconnects]);
+  if (run.phase_connects > 1) {
+    fmt::print(out, "  connecting  {} established in {}: {}", run.phase_connects,
+               format_duration(run.phase_connect_span), format_rate(run.connect_rate()));
+    if (o.connect_rate)
+      fmt::print(out, " (target {}, {:+.2f}%)", format_rate(o.connect_rate->per_second()),
+                 (run.connect_rate() / o.connect_rate->per_second() - 1) * 100);
+    fmt::print(out, "\n");
+  }
   fmt::print(out, "  errors      {}\n", errors_by_kind(c));
   std::string head = fmt::format("  {:<10}", "");
   for (const char* h : {"p50", "p90", "p99", "p99.9", "p99.99", "max"})
@@ -78,13 +86,14 @@ void print_summary(std::FILE* out, const RunResult& run) {
   percentile_row(out, "latency", run.total.latency);
   percentile_row(out, "service", run.total.service);
   percentile_row(out, "lateness", run.total.lateness);
+  percentile_row(out, "connect", run.total.connect);
   fmt::print(out,
              "  latency: from the intended send time to {} (includes any wait the target "
              "caused; coordinated-omission free)\n",
              o.echo ? "the echoed reply" : "the message being handed to the kernel");
   fmt::print(out,
              "  service: from the actual send, the uncorrected view; lateness: actual send "
-             "minus intended send\n");
+             "minus intended send; connect: connection attempt to established\n");
 }
 
 }  // namespace lt

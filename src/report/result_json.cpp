@@ -48,6 +48,8 @@ json result_to_json(const RunResult& run) {
                   {"backlog", o.backlog},
                   {"inflight", o.inflight},
                   {"timeout_ns", o.timeout},
+                  {"connect_rate", o.connect_rate ? json(o.connect_rate->per_second()) : json()},
+                  {"source_ips", o.source_ips},
                   {"threads", run.workers}};
   json intervals = json::array();
   for (const auto& p : run.intervals) {
@@ -71,6 +73,11 @@ json result_to_json(const RunResult& run) {
                 {"elapsed_ns", run.elapsed},
                 {"connect_phase_ns", run.connect_phase},
                 {"connected_at_start", run.connected_at_start},
+                {"connect",
+                 {{"target_rate", o.connect_rate ? json(o.connect_rate->per_second()) : json()},
+                  {"established", run.phase_connects},
+                  {"span_ns", run.phase_connect_span},
+                  {"achieved_rate", run.connect_rate()}}},
                 {"interrupted", run.interrupted},
                 {"workers", run.workers},
                 {"rank", 0},
@@ -80,7 +87,8 @@ json result_to_json(const RunResult& run) {
               {"histograms",
                {{"latency", histogram_to_json(run.total.latency)},
                 {"service", histogram_to_json(run.total.service)},
-                {"lateness", histogram_to_json(run.total.lateness)}}},
+                {"lateness", histogram_to_json(run.total.lateness)},
+                {"connect", histogram_to_json(run.total.connect)}}},
               {"intervals", intervals}};
 }
 

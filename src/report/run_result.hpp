@@ -28,6 +28,16 @@ struct RunResult {
   Nanos start_unix_ns = 0;  // wall-clock time of the origin
   Nanos connect_phase = 0;  // from first connect to the origin
   std::uint32_t connected_at_start = 0;
+  // Connections established in the connect phase, and the span from the first to the last.
+  std::uint64_t phase_connects = 0;
+  Nanos phase_connect_span = 0;
+
+  // Connections per second established in the connect phase (0 when fewer than two).
+  double connect_rate() const {
+    return phase_connects > 1 && phase_connect_span > 0
+               ? double(phase_connects - 1) * double(kSecond) / double(phase_connect_span)
+               : 0.0;
+  }
   Nanos elapsed = 0;  // sending window actually used (shorter when interrupted)
   bool interrupted = false;
   Recorder total;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "net/socket_ops.hpp"
 #include "report/atomic_file.hpp"
 #include "serve/sink_server.hpp"
 
@@ -25,6 +26,8 @@ int serve_with(const Options& o) {
   std::string error;
   if (!o.json_path.empty() && !json.open(o.json_path, error))
     throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
+  // Each peer connection is a descriptor: take as many as the system allows (fs.nr_open).
+  raise_fd_limit(1u << 20);
   std::unique_ptr<SinkServer> server;
   try {
     server = o.sink == "udp" ? make_udp_server(o.bind, o.port, o.echo, o.faults)
@@ -65,7 +68,8 @@ int serve_with(const Options& o) {
                         {"closed", s.closed},
                         {"echoed_bytes", s.echoed_bytes},
                         {"dropped", s.dropped},
-                        {"stalls", s.stalls}};
+                        {"stalls", s.stalls},
+                        {"peer_addresses", s.peer_addresses}};
     fmt::print(json.stream(), "{}\n", j.dump(2));
     if (!json.commit(error)) {
       fmt::print(stderr, "load-tester serve: --json: {}\n", error);

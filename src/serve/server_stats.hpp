@@ -13,6 +13,7 @@ struct ServerStats {
   std::uint64_t echoed_bytes = 0;
   std::uint64_t dropped = 0;  // left unanswered on purpose (--drop)
   std::uint64_t stalls = 0;   // stall windows entered (--stall)
+  std::uint64_t peer_addresses = 0;  // distinct source addresses seen (tcp)
 };
 
 }  // namespace lt

@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <queue>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/time.hpp"
 #include "net/listen.hpp"
+#include "net/socket_ops.hpp"
 #include "serve/echo_queue.hpp"
 #include "serve/faults.hpp"
 #include "serve/sink_server.hpp"
@@ -72,10 +75,14 @@ class TcpServer final : public SinkServer {
   std::priority_queue<Release, std::vector<Release>, std::greater<>> releases;
   Nanos stall_end = 0;  // nonzero while stalled
   Nanos accept_paused_until = 0;
+  std::unordered_set<std::string> peers;  // distinct source addresses, for --source-ip checks
 
   void accept_all(Nanos now) {
     for (;;) {
-      int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof peer;
+      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
           watch_listener(false);
@@ -93,6 +100,7 @@ class TcpServer final : public SinkServer {
       ev.data.fd = fd;
       epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
       ++stats_.connections;
+      if (peers.insert(format_address(peer, false)).second) ++stats_.peer_addresses;
     }
   }
 
@@ -157,8 +165,7 @@ class TcpServer final : public SinkServer {
 
   bool send_pending(Conn& c) {
     while (c.out.sendable_size() > 0 && stall_end == 0) {
-      ssize_t w =
-          send(c.fd, c.out.sendable(), c.out.sendable_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t w = send(c.fd, c.out.sendable(), c.out.sendable_size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       stats_.echoed_bytes += std::uint64_t(w);
       c.out.consume(std::size_t(w));
@@ -306,8 +313,8 @@ TcpServer::~TcpServer() {
 
 }  // namespace
 
-std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port,
-                                            bool echo, const ServeFaults& faults) {
+std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo,
+                                            const ServeFaults& faults) {
   return std::make_unique<TcpServer>(bind, port, echo, faults);
 }
 

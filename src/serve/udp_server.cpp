@@ -153,8 +153,7 @@ class UdpServer final : public SinkServer {
       Nanos now = monotonic_now();
       if (stop.load(std::memory_order_relaxed)) {
         if (stop_seen == 0) stop_seen = last_data = now;
-        if ((now - last_data >= kDrainIdle && held.empty()) || now - stop_seen >= kDrainMax)
-          return;
+        if ((now - last_data >= kDrainIdle && held.empty()) || now - stop_seen >= kDrainMax) return;
       }
       const Nanos wait = next_wake(now) - now;
       const timespec ts{time_t(wait / kSecond), long(wait % kSecond)};
@@ -177,8 +176,8 @@ class UdpServer final : public SinkServer {
 
 }  // namespace
 
-std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port,
-                                            bool echo, const ServeFaults& faults) {
+std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port, bool echo,
+                                            const ServeFaults& faults) {
   return std::make_unique<UdpServer>(bind, port, echo, faults);
 }
 

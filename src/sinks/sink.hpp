@@ -31,6 +31,8 @@ class SinkEvents {
 struct Target {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
+  // --source-ip: device d connects from sources[d % size]; empty = the kernel chooses.
+  std::vector<sockaddr_storage> sources;
 };
 
 struct SinkContext {
@@ -46,8 +48,9 @@ struct SinkContext {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Opens every device's connection (non-blocking; completion arrives through the loop).
-  virtual void start(Nanos now) = 0;
+  // Opens one device's connection (non-blocking; completion arrives through the loop). The
+  // worker paces these calls (--connect-rate); reconnects after a failure are the sink's own.
+  virtual void open(std::uint32_t local_device, Nanos now) = 0;
   // Devices ready to send; the worker waits for all (or the connect timeout) before the run.
   virtual std::uint32_t connected() const = 0;
   // Devices whose first connection attempt has ended, either way.

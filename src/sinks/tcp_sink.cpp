@@ -47,6 +47,7 @@ struct TcpConn final : IoHandler {
   std::uint64_t last_answered_seq = 0;
   bool any_answered = false;
   Nanos connected_at = 0;
+  Nanos connect_began = 0;
 
   void on_io(std::uint32_t events, Nanos now) override;
 };
@@ -63,9 +64,7 @@ class TcpSink final : public Sink {
   }
   ~TcpSink() override { close_all(); }
 
-  void start(Nanos now) override {
-    for (auto& conn : conns_) connect(conn, now);
-  }
+  void open(std::uint32_t local, Nanos now) override { connect(conns_[local], now); }
   std::uint32_t connected() const override { return connected_; }
   std::uint32_t settled() const override { return settled_; }
 
@@ -169,7 +168,8 @@ void TcpConn::on_io(std::uint32_t events, Nanos now) {
 
 void TcpSink::connect(TcpConn& conn, Nanos now) {
   if (stopped_) return;
-  conn.fd = open_socket(c_.target, SOCK_STREAM);
+  conn.fd = open_socket(c_.target, SOCK_STREAM, conn.device);
+  conn.connect_began = now;
   if (conn.fd < 0) {
     drop(conn, now, classify_errno(errno));
     return;
@@ -221,7 +221,7 @@ void TcpSink::connect_done(TcpConn& conn, Nanos now) {
     return;
   }
   conn.state = TcpConn::State::Connected;
-  c_.recorder.count(Counter::Connects);
+  c_.recorder.connected(conn.connect_began, now);
   if (conn.ever_connected || conn.attempt > 0) c_.recorder.count(Counter::Reconnects);
   conn.ever_connected = true;
   conn.connected_at = now;

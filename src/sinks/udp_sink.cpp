@@ -44,22 +44,22 @@ class UdpSink final : public Sink {
     for (auto& conn : conns_) close_fd(conn);
   }
 
-  void start(Nanos) override {
-    for (auto& conn : conns_) {
-      conn.fd = open_socket(c_.target, SOCK_DGRAM);
-      if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
-                                   c_.target.addr_len) != 0) {
-        c_.recorder.count(classify_errno(errno));
-        close_fd(conn);
-        continue;
-      }
-      c_.loop.add(conn.fd, EPOLLIN, &conn);
-      c_.recorder.count(Counter::Connects);
-      ++connected_;
+  void open(std::uint32_t local, Nanos now) override {
+    UdpConn& conn = conns_[local];
+    ++settled_;
+    conn.fd = open_socket(c_.target, SOCK_DGRAM, c_.device_ids[local]);
+    if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
+                                 c_.target.addr_len) != 0) {
+      c_.recorder.count(classify_errno(errno));
+      close_fd(conn);
+      return;
     }
+    c_.loop.add(conn.fd, EPOLLIN, &conn);
+    c_.recorder.connected(now, c_.clock.now());
+    ++connected_;
   }
   std::uint32_t connected() const override { return connected_; }
-  std::uint32_t settled() const override { return std::uint32_t(conns_.size()); }
+  std::uint32_t settled() const override { return settled_; }
 
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now) override {
     UdpConn& conn = conns_[local];
@@ -185,6 +185,7 @@ class UdpSink final : public Sink {
   std::uint64_t base_ = 0;  // wire seq of pending_.front()
   std::uint64_t unanswered_ = 0;
   std::uint32_t connected_ = 0;
+  std::uint32_t settled_ = 0;
 };
 
 void UdpConn::on_io(std::uint32_t events, Nanos now) {

@@ -278,6 +278,21 @@ TEST(OptionsServe, ParsesItsOwnFlags) {
   EXPECT_TRUE(error_of({"serve", "--bind", "a b"}).starts_with("--bind: "));
 }
 
+TEST(Options, ConnectRateAndSourceAddresses) {
+  Options o = parse({"--connect-rate", "5k", "--source-ip", "127.0.0.1-127.0.0.3"});
+  ASSERT_TRUE(o.connect_rate.has_value());
+  EXPECT_EQ(o.connect_rate->per_second(), 5000);
+  EXPECT_EQ(o.source_ips, (std::vector<std::string>{"127.0.0.1", "127.0.0.2", "127.0.0.3"}));
+  EXPECT_EQ(parse({"--source-ip", "10.0.0.1,::1"}).source_ips,
+            (std::vector<std::string>{"10.0.0.1", "::1"}));
+  EXPECT_EQ(parse({"--source-ip", "127.0.0.255-127.0.1.0"}).source_ips.size(), 2u);
+  for (const char* bad : {"", "1.2.3", "127.0.0.3-127.0.0.1", "10.0.0.0-10.1.0.0", "a,b",
+                          "127.0.0.1,", "::1-::2"})
+    EXPECT_TRUE(error_of({"--source-ip", bad}).starts_with("--source-ip: expected IP addresses"))
+        << bad;
+  EXPECT_TRUE(error_of({"--connect-rate", "0"}).starts_with("--connect-rate: expected a rate"));
+}
+
 TEST(OptionsServe, FaultInjection) {
   Options o = parse({"serve", "--echo", "--delay", "2ms"});
   EXPECT_EQ(o.faults.delay_min, 2 * kMilli);
@@ -313,6 +328,7 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
             "-precise", "-timeout", "1500us", "-hostname", "::1", "-sink", "udp", "-v"},
            {"-noexec", "-q", "-hdr-log", "h.log", "-threads", "2", "-seed", "7", "-backlog", "0",
             "-inflight", "5", "-connect-timeout", "3s", "-duration", "0"},
+           {"-connect-rate", "2.5k", "-source-ip", "127.0.0.1-127.0.0.2"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
            {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
             "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
