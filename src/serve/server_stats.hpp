@@ -11,8 +11,8 @@ struct ServerStats {
   std::uint64_t connections = 0;  // accepted (tcp)
   std::uint64_t closed = 0;       // connections the peer closed
   std::uint64_t echoed_bytes = 0;
-  std::uint64_t dropped = 0;  // left unanswered on purpose (--drop)
-  std::uint64_t stalls = 0;   // stall windows entered (--stall)
+  std::uint64_t dropped = 0;         // left unanswered on purpose (--drop)
+  std::uint64_t stalls = 0;          // stall windows entered (--stall)
   std::uint64_t peer_addresses = 0;  // distinct source addresses seen (tcp)
 };
 

@@ -286,8 +286,8 @@ TEST(Options, ConnectRateAndSourceAddresses) {
   EXPECT_EQ(parse({"--source-ip", "10.0.0.1,::1"}).source_ips,
             (std::vector<std::string>{"10.0.0.1", "::1"}));
   EXPECT_EQ(parse({"--source-ip", "127.0.0.255-127.0.1.0"}).source_ips.size(), 2u);
-  for (const char* bad : {"", "1.2.3", "127.0.0.3-127.0.0.1", "10.0.0.0-10.1.0.0", "a,b",
-                          "127.0.0.1,", "::1-::2"})
+  for (const char* bad :
+       {"", "1.2.3", "127.0.0.3-127.0.0.1", "10.0.0.0-10.1.0.0", "a,b", "127.0.0.1,", "::1-::2"})
     EXPECT_TRUE(error_of({"--source-ip", bad}).starts_with("--source-ip: expected IP addresses"))
         << bad;
   EXPECT_TRUE(error_of({"--connect-rate", "0"}).starts_with("--connect-rate: expected a rate"));
