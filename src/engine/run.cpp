@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <memory>
 #include <thread>
@@ -204,6 +205,11 @@ int run_load(const Options& o) {
     last = std::max(last, phase.last);
   }
   if (run.phase_connects > 0) run.phase_connect_span = last - first;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  run.max_rss_kib = std::uint64_t(usage.ru_maxrss);
+  run.cpu_seconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                    double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 
   print_summary(stdout, run);
   int code = 0;

@@ -15,6 +15,7 @@ enum class Counter : std::uint8_t {
   LateReplies,  // echo: a reply that came after it was counted lost
   BytesSent,
   BytesReceived,
+  Writes,       // send syscalls that moved bytes: sent / writes is the coalescing factor
   Connects,     // connections established
   Reconnects,   // of which after a failure
   Disconnects,  // established connections that broke
@@ -29,23 +30,12 @@ enum class Counter : std::uint8_t {
 };
 
 inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCounterNames = {
-    "sent",
-    "completed",
-    "missed",
-    "lost",
-    "duplicates",
-    "late_replies",
-    "bytes_sent",
-    "bytes_received",
-    "connects",
-    "reconnects",
-    "disconnects",
-    "err_refused",
-    "err_connect_timeout",
-    "err_unreachable",
-    "err_reset",
-    "err_closed",
-    "err_send",
+    "sent",         "completed",           "missed",
+    "lost",         "duplicates",          "late_replies",
+    "bytes_sent",   "bytes_received",      "writes",
+    "connects",     "reconnects",          "disconnects",
+    "err_refused",  "err_connect_timeout", "err_unreachable",
+    "err_reset",    "err_closed",          "err_send",
     "err_malformed"};
 
 struct Counters {

@@ -63,8 +63,9 @@ void print_summary(std::FILE* out, const RunResult& run) {
   if (c[Counter::Duplicates] || c[Counter::LateReplies])
     fmt::print(out, "  duplicates {}  late replies {}", c[Counter::Duplicates],
                c[Counter::LateReplies]);
-  fmt::print(out, "\n  bytes       sent {}  received {}\n", c[Counter::BytesSent],
-             c[Counter::BytesReceived]);
+  fmt::print(out, "\n  bytes       sent {}  received {}  in {} writes ({:.2f} messages/write)\n",
+             c[Counter::BytesSent], c[Counter::BytesReceived], c[Counter::Writes],
+             c[Counter::Writes] ? double(c[Counter::Sent]) / double(c[Counter::Writes]) : 0.0);
   fmt::print(out,
              "  connections connected at start {}/{}  connects {}  reconnects {}  "
              "disconnects {}\n",
@@ -79,6 +80,8 @@ void print_summary(std::FILE* out, const RunResult& run) {
     fmt::print(out, "\n");
   }
   fmt::print(out, "  errors      {}\n", errors_by_kind(c));
+  fmt::print(out, "  process     peak memory {:.1f} MiB, cpu {:.2f} s\n",
+             double(run.max_rss_kib) / 1024, run.cpu_seconds);
   std::string head = fmt::format("  {:<10}", "");
   for (const char* h : {"p50", "p90", "p99", "p99.9", "p99.99", "max"})
     head += fmt::format("{:>10}", h);

@@ -79,6 +79,8 @@ json result_to_json(const RunResult& run) {
                   {"span_ns", run.phase_connect_span},
                   {"achieved_rate", run.connect_rate()}}},
                 {"interrupted", run.interrupted},
+                {"max_rss_kib", run.max_rss_kib},
+                {"cpu_seconds", run.cpu_seconds},
                 {"workers", run.workers},
                 {"rank", 0},
                 {"size", 1}}},

@@ -40,6 +40,8 @@ struct RunResult {
   }
   Nanos elapsed = 0;  // sending window actually used (shorter when interrupted)
   bool interrupted = false;
+  std::uint64_t max_rss_kib = 0;  // peak resident memory of the process
+  double cpu_seconds = 0;         // user + system time of the whole process
   Recorder total;
   std::vector<IntervalPoint> intervals;
 

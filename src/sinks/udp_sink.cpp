@@ -65,6 +65,7 @@ class UdpSink final : public Sink {
     UdpConn& conn = conns_[local];
     if (conn.fd < 0) return Offer::Down;
     if (conn.want_write) return Offer::Busy;
+    now = c_.clock.now();  // the real send time: a dispatch pass of many devices takes a while
     const bool echo = c_.options.echo;
     const std::uint64_t wire_seq = echo ? base_ + pending_.size() : seq;
     write_wire_header(buf_.data(),
@@ -87,6 +88,7 @@ class UdpSink final : public Sink {
       return Offer::Taken;
     }
     c_.recorder.sent(intended, now, buf_.size());
+    c_.recorder.count(Counter::Writes);
     if (echo) {
       pending_.push_back(Pending{intended, now, std::uint32_t(c_.device_ids[local]), false});
       ++unanswered_;
@@ -126,6 +128,8 @@ class UdpSink final : public Sink {
         if (errno != EAGAIN && errno != EWOULDBLOCK) c_.recorder.count(classify_errno(errno));
         return;
       }
+      // After the read: the loop's earlier time could make a reply look faster than it was.
+      now = c_.clock.now();
       c_.recorder.count(Counter::BytesReceived, std::uint64_t(n));
       if (!c_.options.echo) continue;
       std::optional<WireHeader> h;

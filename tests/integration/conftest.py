@@ -137,6 +137,24 @@ def share_above(text, threshold_ns):
     return sum(c for v, c in counts if v > threshold_ns) / total
 
 
+def cpu_steal_ticks():
+    """CPU time the hypervisor gave to other guests (the steal field of /proc/stat)."""
+    return int(Path("/proc/stat").read_text().split()[8])
+
+
+class StealMeter:
+    """Share of this machine's CPU time stolen by the hypervisor while the block ran. On a shared
+    VM it reaches 20% for minutes at a time, and no timing bound holds then."""
+
+    def __enter__(self):
+        self.t0, self.s0 = time.monotonic(), cpu_steal_ticks()
+        return self
+
+    def __exit__(self, *exc):
+        ticks = os.sysconf("SC_CLK_TCK") * (time.monotonic() - self.t0) * os.cpu_count()
+        self.share = (cpu_steal_ticks() - self.s0) / ticks
+
+
 @pytest.fixture
 def tmp():
     with tempfile.TemporaryDirectory(prefix="lt-test-") as d:
