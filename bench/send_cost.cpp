@@ -19,10 +19,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "cli/options.hpp"
 #include "engine/run.hpp"
+#include "metrics/hdr_histogram.hpp"
 #include "net/socket_ops.hpp"
 #include "serve/sink_server.hpp"
 #include "sinks/wire_header.hpp"
@@ -80,6 +83,8 @@ struct Row {
   std::string name;
   std::uint64_t messages;
   double cpu;
+  Nanos lateness_p99 = -1;  // send time minus due time; -1 when not paced
+  Nanos send_p99 = -1;      // duration of the send() call itself
 };
 
 // The same sends as the tool: tick g goes to connection g mod N at origin + g/R.
@@ -88,6 +93,7 @@ Row raw_loop(const Options& o, const Target& t, bool paced) {
   const Rate rate = o.total_rate();
   const std::uint64_t n = rate.ticks_before(o.duration);
   std::vector<unsigned char> msg(o.payload);
+  HdrHistogram lateness, send_time;
   const double cpu0 = cpu_seconds();
   const Nanos origin = monotonic_now();
   for (std::uint64_t g = 0; g < n; ++g) {
@@ -96,13 +102,18 @@ Row raw_loop(const Options& o, const Target& t, bool paced) {
       timespec ts{time_t(due / kSecond), long(due % kSecond)};
       if (monotonic_now() < due) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
     }
+    const Nanos now = monotonic_now();
     write_wire_header(msg.data(), WireHeader{std::uint32_t(o.payload), std::uint32_t(g % o.devices),
-                                             g / o.devices, due, monotonic_now()});
+                                             g / o.devices, due, now});
     if (send(fds[g % o.devices], msg.data(), msg.size(), MSG_NOSIGNAL) < 0) perror("send");
+    lateness.record(now - due);
+    send_time.record(monotonic_now() - now);
   }
   const double cpu = cpu_seconds() - cpu0;
   for (int fd : fds) close(fd);
-  return Row{paced ? "raw paced loop" : "raw unpaced loop", n, cpu};
+  if (!paced) return Row{"raw unpaced loop", n, cpu, -1, send_time.value_at_percentile(99)};
+  return Row{"raw paced loop", n, cpu, lateness.value_at_percentile(99),
+             send_time.value_at_percentile(99)};
 }
 
 }  // namespace
@@ -134,12 +145,19 @@ int main(int argc, char** argv) {
     // The tool's own summary goes to a scratch stream: only the table below is the output.
     std::FILE* saved = stdout;
     stdout = std::fopen("/dev/null", "w");
+    char json_path[] = "/tmp/send_cost-XXXXXX";
+    close(mkstemp(json_path));
+    o.json_path = json_path;
     const double cpu0 = cpu_seconds();
     run_load(o);
     const double cpu = cpu_seconds() - cpu0;
     std::fclose(stdout);
     stdout = saved;
-    rows.push_back(Row{"load-tester", o.total_rate().ticks_before(o.duration), cpu});
+    std::ifstream in(json_path);
+    const auto result = nlohmann::json::parse(in);
+    unlink(json_path);
+    rows.push_back(Row{"load-tester", result["counters"]["sent"].get<std::uint64_t>(), cpu,
+                       result["histograms"]["lateness"]["percentiles"]["p99"].get<Nanos>()});
   }
   rows.push_back(raw_loop(o, target, false));
   kill(server, SIGTERM);
@@ -147,12 +165,14 @@ int main(int argc, char** argv) {
 
   fmt::print("{} {} devices x {} msg/s, payload {} B, {} s, 1 sending thread\n", o.sink, o.devices,
              o.total_rate().per_second() / double(o.devices), o.payload, double(o.duration) / 1e9);
-  fmt::print("{:<18}{:>10}{:>10}{:>12}{:>12}\n", "", "messages", "cpu s", "cpu/msg", "vs paced");
+  fmt::print("{:<18}{:>10}{:>10}{:>12}{:>12}{:>16}{:>12}\n", "", "messages", "cpu s", "cpu/msg",
+             "vs paced", "lateness p99", "send() p99");
   const double base = rows[0].cpu / double(rows[0].messages);
+  auto us = [](Nanos v) { return v < 0 ? std::string("-") : fmt::format("{:.1f}us", v / 1e3); };
   for (const auto& r : rows) {
     const double per = r.cpu / double(r.messages);
-    fmt::print("{:<18}{:>10}{:>10.3f}{:>10.2f}us{:>11.2f}x\n", r.name, r.messages, r.cpu, per * 1e6,
-               per / base);
+    fmt::print("{:<18}{:>10}{:>10.3f}{:>10.2f}us{:>11.2f}x{:>16}{:>12}\n", r.name, r.messages,
+               r.cpu, per * 1e6, per / base, us(r.lateness_p99), us(r.send_p99));
   }
   return 0;
 }

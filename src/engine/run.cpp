@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -83,6 +85,17 @@ struct OutputFiles {
   }
 };
 
+// Current resident set of this process (the second field of /proc/self/statm, in pages).
+std::uint64_t resident_kib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long long size = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%llu %llu", &size, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * std::uint64_t(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
 IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos update) {
   IntervalPoint p;
   p.index = r.index;
@@ -122,6 +135,7 @@ int run_load(const Options& o) {
   run.workers = worker_count(o);
   SignalWatch signals;
   MonotonicClock clock;
+  run.rss_before_devices_kib = resident_kib();
   std::vector<std::unique_ptr<Worker>> workers;
   for (const auto& shard : make_shards(o, run.workers))
     workers.push_back(std::make_unique<Worker>(o, target, *sink, shard, clock));
@@ -148,6 +162,7 @@ int run_load(const Options& o) {
   run.start_unix_ns = realtime_now() + kStartLead;
   run.connect_phase = origin - connect_start;
   run.connected_at_start = connected();
+  run.rss_connected_kib = resident_kib();
   if (o.verbose)
     fmt::print(stderr, "options: {}\nconnected {}/{} devices in {:.1f} ms; starting\n",
                describe_options(o), run.connected_at_start, o.devices,

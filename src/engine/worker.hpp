@@ -85,6 +85,7 @@ class Worker final : private SinkEvents {
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<Schedule> schedule_;
   Nanos origin_ns_ = 0;
+  Nanos last_io_poll_ = 0;
   std::uint64_t interval_ = 0;
 
   std::atomic<std::uint32_t> settled_{0};

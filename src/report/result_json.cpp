@@ -80,6 +80,8 @@ json result_to_json(const RunResult& run) {
                   {"achieved_rate", run.connect_rate()}}},
                 {"interrupted", run.interrupted},
                 {"max_rss_kib", run.max_rss_kib},
+                {"rss_before_devices_kib", run.rss_before_devices_kib},
+                {"rss_connected_kib", run.rss_connected_kib},
                 {"cpu_seconds", run.cpu_seconds},
                 {"workers", run.workers},
                 {"rank", 0},

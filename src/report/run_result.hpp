@@ -41,7 +41,10 @@ struct RunResult {
   Nanos elapsed = 0;  // sending window actually used (shorter when interrupted)
   bool interrupted = false;
   std::uint64_t max_rss_kib = 0;  // peak resident memory of the process
-  double cpu_seconds = 0;         // user + system time of the whole process
+  // Resident memory before the workers (and their devices) existed and once all connected:
+  // the difference is what the devices cost, free of the run's later allocations.
+  std::uint64_t rss_before_devices_kib = 0, rss_connected_kib = 0;
+  double cpu_seconds = 0;  // user + system time of the whole process
   Recorder total;
   std::vector<IntervalPoint> intervals;
 
