@@ -102,7 +102,7 @@ lateness_row("send lateness p99, tcp 1000 x 100/s, --precise", 20,
 
 server = Server()
 best, best_result = 0, None
-for rate in (1_000_000, 2_000_000, 4_000_000, 8_000_000, 12_000_000, 16_000_000):
+for rate in (1_000_000, 2_000_000, 4_000_000, 6_000_000, 8_000_000, 10_000_000):
     r = run(server.port, "--devices", "1", "--rate", str(rate), "--duration", "3s", "--threads",
             "1")
     if r["rate"]["achieved"] < 0.99 * rate:
