@@ -72,8 +72,9 @@ void print_summary(std::FILE* out, const RunResult& run) {
              run.connected_at_start, o.devices, c[Counter::Connects], c[Counter::Reconnects],
              c[Counter::Disconnects]);
   if (run.phase_connects > 1) {
-    fmt::print(out, "  connecting  {} established in {}: {}", run.phase_connects,
-               format_duration(run.phase_connect_span), format_rate(run.connect_rate()));
+    fmt::print(out, "  connecting  {} established in {}", run.phase_connects,
+               format_duration(run.phase_connect_span));
+    if (run.connect_rate() > 0) fmt::print(out, ": {}", format_rate(run.connect_rate()));
     if (o.connect_rate)
       fmt::print(out, " (target {}, {:+.2f}%)", format_rate(o.connect_rate->per_second()),
                  (run.connect_rate() / o.connect_rate->per_second() - 1) * 100);
