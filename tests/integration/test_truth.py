@@ -14,14 +14,19 @@ MS = 1_000_000
 # HDR buckets at 2 ms are 1 us wide; a value is reported as its bucket's lowest equivalent.
 BUCKET = 1_024
 # Upper bounds on time cannot hold while the hypervisor takes the CPU away (seen here: 20% of it
-# for minutes, with p50 latencies 3 ms late). Every attempt must pass the lower bounds and exact
-# counts; the upper bounds are checked on the first attempt whose CPU steal stayed below QUIET,
-# and must hold there. When no attempt was quiet, the upper bounds are reported unchecked.
+# for minutes, with p50 latencies 3 ms late, and pauses the steal counter does not show). Every
+# attempt must pass the lower bounds and exact counts; the upper bounds are checked on attempts
+# whose CPU steal stayed below QUIET and must hold on one of them. When no attempt was quiet,
+# they are reported unchecked.
 ATTEMPTS = 4
 QUIET = 0.03
 
 
-def unchecked(what, noisy):
+def judge(what, failures, noisy):
+    """After all attempts: fail if every quiet attempt broke an upper bound."""
+    if failures:
+        pytest.fail(f"{what}: upper bounds broken in every quiet attempt: {failures}; "
+                    f"noisy attempts (steal): {noisy}")
     warnings.warn(f"{what}: upper bounds not checked, CPU steal in every attempt: {noisy}")
 
 
@@ -31,7 +36,7 @@ def test_fixed_delay_is_reported_as_it_is(tmp, sink):
     so nothing may be reported below 2 ms; above it, p50 may add the loopback and wake-up costs
     (0.5 ms) and p99 the scheduling noise of a shared 2-core VM, where a vCPU is taken away for
     several ms at a time (8 ms). One worker thread leaves the other core to the server."""
-    noisy = []
+    noisy, failures = [], []
     for _ in range(ATTEMPTS):
         with StealMeter() as steal:
             server = Server(tmp, sink=sink, echo=True, extra=["--delay", "2ms"])
@@ -49,12 +54,14 @@ def test_fixed_delay_is_reported_as_it_is(tmp, sink):
         if steal.share > QUIET:
             noisy.append(f"{steal.share:.0%}")
             continue
-        for name in ("latency", "service"):
-            p = run.result["histograms"][name]["percentiles"]
-            assert p["p50"] <= 2.5 * MS and p["p99"] <= 10 * MS, (name, p, steal.share)
-        break
+        broken = [(name, p) for name in ("latency", "service")
+                  for p in [run.result["histograms"][name]["percentiles"]]
+                  if p["p50"] > 2.5 * MS or p["p99"] > 10 * MS]
+        if not broken:
+            break
+        failures.append((broken, f"steal {steal.share:.0%}"))
     else:
-        unchecked(f"{sink} delay", noisy)
+        judge(f"{sink} delay", failures, noisy)
 
 
 def test_stall_shows_in_latency_not_in_service_time(tmp):
@@ -63,7 +70,7 @@ def test_stall_shows_in_latency_not_in_service_time(tmp):
     stall/period = 10% of all messages: the share above t is (1 s - t) / 10 s, p95 = 500 ms,
     p99 = 900 ms. With one message in flight per device (closed loop, like wrk), the service time
     from the actual send sees only the few messages in flight when each stall began."""
-    noisy = []
+    noisy, failures = [], []
     for _ in range(ATTEMPTS):
         with StealMeter() as steal:
             server = Server(tmp, echo=True, extra=["--stall", "1s", "--stall-every", "10s"])
@@ -93,11 +100,12 @@ def test_stall_shows_in_latency_not_in_service_time(tmp):
             noisy.append(f"{steal.share:.0%}")
             continue
         # Upper bounds: (1 s - 10 ms) / 10 s = 9.9 % above 10 ms; service p99 in the noise.
-        assert 0.085 <= share_above(latency["hdr"], 10 * MS) <= 0.11, steal.share
-        assert service["percentiles"]["p99"] < 50 * MS, (service["percentiles"], steal.share)
-        break
+        above = share_above(latency["hdr"], 10 * MS)
+        if 0.085 <= above <= 0.11 and service["percentiles"]["p99"] < 50 * MS:
+            break
+        failures.append((above, service["percentiles"]["p99"], f"steal {steal.share:.0%}"))
     else:
-        unchecked("stall", noisy)
+        judge("stall", failures, noisy)
 
 
 def test_udp_drops_are_counted_exactly_as_lost(tmp):
