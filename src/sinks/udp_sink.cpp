@@ -20,6 +20,10 @@ struct UdpConn final : IoHandler {
   std::uint32_t local = 0;
   int fd = -1;
   bool want_write = false;
+  bool owe_ready = false;         // said Busy for --inflight: told once a slot frees
+  bool settled = false;           // first open attempt done
+  unsigned attempt = 0;           // failed opens in a row, for the backoff
+  std::uint32_t outstanding = 0;  // echo: sent, neither answered nor lost yet
   void on_io(std::uint32_t events, Nanos now) override;
 };
 
@@ -29,6 +33,7 @@ struct Pending {
   Nanos intended;
   Nanos sent;
   std::uint32_t device;
+  std::uint32_t local;
   bool answered;
 };
 
@@ -46,17 +51,28 @@ class UdpSink final : public Sink {
 
   void open(std::uint32_t local, Nanos now) override {
     UdpConn& conn = conns_[local];
-    ++settled_;
+    if (!conn.settled) {
+      conn.settled = true;
+      ++settled_;
+    }
     conn.fd = open_socket(c_.target, SOCK_DGRAM, c_.device_ids[local]);
     if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
                                  c_.target.addr_len) != 0) {
       c_.recorder.count(classify_errno(errno));
       close_fd(conn);
+      // Out of descriptors or a source address gone: try again later, as TCP reconnects do.
+      if (!stopped_)
+        c_.loop.at(now + reconnect_delay(conn.attempt++, rng_), [this, local](Nanos t) {
+          if (!stopped_ && conns_[local].fd < 0) open(local, t);
+        });
       return;
     }
     c_.loop.add(conn.fd, EPOLLIN, &conn);
     c_.recorder.connected(now, c_.clock.now());
+    if (conn.attempt > 0) c_.recorder.count(Counter::Reconnects);
+    conn.attempt = 0;
     ++connected_;
+    c_.events.ready(local, now);
   }
   std::uint32_t connected() const override { return connected_; }
   std::uint32_t settled() const override { return settled_; }
@@ -65,6 +81,10 @@ class UdpSink final : public Sink {
     UdpConn& conn = conns_[local];
     if (conn.fd < 0) return Offer::Down;
     if (conn.want_write) return Offer::Busy;
+    if (c_.options.echo && conn.outstanding >= c_.options.inflight) {
+      conn.owe_ready = true;
+      return Offer::Busy;
+    }
     now = c_.clock.now();  // the real send time: a dispatch pass of many devices takes a while
     const bool echo = c_.options.echo;
     const std::uint64_t wire_seq = echo ? base_ + pending_.size() : seq;
@@ -90,8 +110,9 @@ class UdpSink final : public Sink {
     c_.recorder.sent(intended, now, buf_.size());
     c_.recorder.count(Counter::Writes);
     if (echo) {
-      pending_.push_back(Pending{intended, now, std::uint32_t(c_.device_ids[local]), false});
+      pending_.push_back(Pending{intended, now, std::uint32_t(c_.device_ids[local]), local, false});
       ++unanswered_;
+      ++conn.outstanding;
     } else {
       c_.recorder.completed(intended, now, c_.clock.now());  // done when the kernel took it
     }
@@ -103,6 +124,7 @@ class UdpSink final : public Sink {
   bool busy() const override { return unanswered_ > 0; }
 
   void stop(Nanos now) override {
+    stopped_ = true;
     expire(now + c_.options.timeout);  // everything unanswered by now is lost
     for (auto& conn : conns_) close_fd(conn);
     connected_ = 0;
@@ -158,6 +180,7 @@ class UdpSink final : public Sink {
       p.answered = true;
       --unanswered_;
       c_.recorder.completed(p.intended, p.sent, now);  // our own record, not the peer's bytes
+      settle(p.local, now);
     }
   }
 
@@ -168,9 +191,21 @@ class UdpSink final : public Sink {
       if (!pending_.front().answered) {
         c_.recorder.count(Counter::Lost);
         --unanswered_;
+        settle(pending_.front().local, now);
       }
       pending_.pop_front();
       ++base_;
+    }
+  }
+
+  // One of the device's echoes is over (answered or lost): a device held back by --inflight
+  // may send again.
+  void settle(std::uint32_t local, Nanos now) {
+    UdpConn& conn = conns_[local];
+    --conn.outstanding;
+    if (conn.owe_ready && conn.outstanding < c_.options.inflight) {
+      conn.owe_ready = false;
+      if (!stopped_) c_.events.ready(local, now);
     }
   }
 
@@ -190,6 +225,8 @@ class UdpSink final : public Sink {
   std::uint64_t unanswered_ = 0;
   std::uint32_t connected_ = 0;
   std::uint32_t settled_ = 0;
+  std::uint64_t rng_ = 0x9E3779B97F4A7C15ULL;  // reopen backoff jitter
+  bool stopped_ = false;
 };
 
 void UdpConn::on_io(std::uint32_t events, Nanos now) {
