@@ -42,6 +42,7 @@ struct Conn {
   std::uint64_t frame_left = 0;  // bytes of the current frame still to come
   EchoQueue out;
   bool armed = false;  // a release timer is queued for this connection
+  std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // as registered with epoll
 };
 
 // A queued release of held echo bytes; `id` tells a reused fd from the connection it had.
@@ -94,9 +95,9 @@ class TcpServer final : public SinkServer {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       faults.traffic_seen(now);
-      Conn& c = conns.emplace(fd, Conn{fd, next_id++, {}, 0, 0, {}, false}).first->second;
+      Conn& c = conns.emplace(fd, Conn{fd, next_id++}).first->second;
       epoll_event ev{};
-      ev.events = stall_end ? 0u : std::uint32_t(EPOLLIN | EPOLLRDHUP);
+      ev.events = c.events = stall_end ? 0u : std::uint32_t(EPOLLIN | EPOLLRDHUP);
       ev.data.fd = fd;
       epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
       ++stats_.connections;
@@ -159,6 +160,8 @@ class TcpServer final : public SinkServer {
       else if (c.out.size() < kMaxHeld)
         ev.events = EPOLLIN | EPOLLRDHUP;
     }
+    if (ev.events == c.events) return;  // one syscall less per read in the common case
+    c.events = ev.events;
     ev.data.fd = c.fd;
     epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
   }
