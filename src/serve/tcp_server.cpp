@@ -41,7 +41,7 @@ struct Conn {
   std::uint32_t header_have = 0;
   std::uint64_t frame_left = 0;  // bytes of the current frame still to come
   EchoQueue out;
-  bool armed = false;  // a release timer is queued for this connection
+  bool armed = false;                           // a release timer is queued for this connection
   std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // as registered with epoll
 };
 
