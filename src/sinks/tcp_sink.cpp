@@ -241,8 +241,10 @@ void TcpSink::write_out(TcpConn& conn, Nanos) {
   // pass, the last write happens well after the pass began. Messages not yet in the kernel get
   // it in their header, so lateness and the echo's service time use the real send.
   const Nanos now = c_.clock.now();
-  for (std::size_t at = conn.out_recorded; at < conn.out.size(); at += payload_)
-    if (at >= conn.out_written) wire_detail::put(conn.out.data() + at + 24, now);
+  const std::size_t begun = conn.out_written - conn.out_recorded;  // bytes of the first in flight
+  const std::size_t first = conn.out_recorded + (begun + payload_ - 1) / payload_ * payload_;
+  for (std::size_t at = first; at < conn.out.size(); at += payload_)
+    wire_detail::put(conn.out.data() + at + 24, now);
   while (conn.out_written < conn.out.size()) {
     ssize_t n = ::send(conn.fd, conn.out.data() + conn.out_written,
                        conn.out.size() - conn.out_written, MSG_NOSIGNAL | MSG_DONTWAIT);
