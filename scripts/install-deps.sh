@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, the tests and the demo need. Idempotent.
+#
+# nginx is the HTTP server the http-sink tests and bench/http_vs_wrk.py start on free loopback
+# ports with their own config (tests/integration/nginx.py); it is never used as a system service.
+# On Debian 12 the `nginx` package itself holds the binary, built with the stub_status and ssl
+# modules compiled in; nginx-light/-core/-full only add module packages on top of it. wrk is the
+# reference HTTP load generator of the benchmark; openssl makes the test CA and certificates.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest procps
+  nginx openssl wrk
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -14,6 +21,16 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # nginx's postinst would start a system nginx on port 80. Nothing here needs it, so while
+  # installing, a policy-rc.d (honoured by invoke-rc.d and deb-systemd-invoke) forbids starting
+  # services; it is removed afterwards unless the machine already had one.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    trap '$SUDO rm -f "$policy"' EXIT
+    printf '#!/bin/sh\n# temporary, from load-tester scripts/install-deps.sh\nexit 101\n' |
+      $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

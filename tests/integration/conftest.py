@@ -159,3 +159,19 @@ class StealMeter:
 def tmp():
     with tempfile.TemporaryDirectory(prefix="lt-test-") as d:
         yield d
+
+
+@pytest.fixture
+def nginx(tmp):
+    """A private nginx on a free loopback port (tests/integration/nginx.py), stopped after."""
+    from nginx import Nginx
+    with Nginx(tmp) as server:
+        yield server
+
+
+@pytest.fixture
+def nginx_tls(tmp):
+    """The same with an ssl listener too; its CA certificate is nginx_tls.ca_file."""
+    from nginx import Nginx
+    with Nginx(tmp, tls=True) as server:
+        yield server
