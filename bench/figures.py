@@ -154,3 +154,17 @@ print("| figure | goal | measured | met | what limits it |")
 print("|---|---|---|---|---|")
 for row in rows:
     print("| " + " | ".join(row) + " |")
+
+# Optional section: the HTTP sink beside wrk against one nginx. bench/http_vs_wrk.py prints its
+# own table, or one line saying why it skipped (no wrk or no nginx installed); whatever happens
+# to it, the table above stands.
+print()
+try:
+    http = subprocess.run([sys.executable, str(Path(__file__).with_name("http_vs_wrk.py")),
+                           str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
+                          text=True, timeout=900)
+    print(http.stdout.rstrip() or "http_vs_wrk: no output")
+    if http.returncode != 0:
+        print(f"http_vs_wrk: failed (exit {http.returncode}; its messages are above)")
+except (OSError, subprocess.TimeoutExpired) as e:
+    print(f"http_vs_wrk: not run ({e})")

@@ -11,6 +11,8 @@
 #include <numeric>
 #include <string_view>
 
+#include "cli/flags.hpp"
+#include "cli/http_flags.hpp"
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
 
@@ -23,24 +25,6 @@ constexpr std::uint64_t kMaxPerDevice = 10'000'000;  // messages/s; beyond this 
 constexpr std::uint64_t kMaxPayload = 16u << 20;     // the wire format's largest frame
 constexpr Nanos kYear = 365 * 24 * 3600 * kSecond;
 constexpr Nanos kHour = 3600 * kSecond;
-
-// Exact and re-parseable, so describe_options() output can be pasted back as flags.
-std::string format_exact(Nanos ns) {
-  constexpr std::pair<Nanos, const char*> units[] = {
-      {kHour, "h"}, {60 * kSecond, "m"}, {kSecond, "s"}, {kMilli, "ms"}, {kMicro, "us"}};
-  if (ns == 0) return "0s";
-  for (auto [size, name] : units)
-    if (ns % size == 0) return fmt::format("{}{}", ns / size, name);
-  return fmt::format("{}ns", ns);
-}
-
-std::string format_exact(Rate r) {
-  if (r.den == 1) return fmt::to_string(r.num);
-  if (kSecond % Nanos(r.den) != 0) return fmt::format("{}/{}", r.num, r.den);
-  std::string frac = fmt::format("{:09}", (r.num % r.den) * (std::uint64_t(kSecond) / r.den));
-  frac.erase(frac.find_last_not_of('0') + 1);
-  return fmt::format("{}.{}", r.num / r.den, frac);
-}
 
 // Go's flag package spells long flags with one dash; turn them into CLI11's "--" form. Real
 // short flags (-h, -v, -q) are one letter and negative numbers ("-5") are values, so both stay.
@@ -116,74 +100,6 @@ std::optional<std::vector<std::string>> parse_source_ips(const std::string& text
   return out;
 }
 
-// Holds every flag's raw text; values are parsed here rather than by CLI11 so that units work
-// and every error names its flag and accepted range in the same words.
-class Flags {
- public:
-  explicit Flags(CLI::App& app) : app_(app) {}
-
-  void value(const std::string& name, const std::string& type, const std::string& help) {
-    app_.add_option(name, raw_[name], help)->type_name(type);
-  }
-  bool given(const std::string& name) const { return app_.count(name) > 0; }
-  const std::string& raw(const std::string& name) { return raw_[name]; }
-
-  template <typename T>
-  void count(const std::string& name, T& out, std::uint64_t lo, std::uint64_t hi) {
-    if (given(name))
-      check(name, out, parse_count(raw(name)), lo, hi,
-            fmt::format("expected a whole number from {} to {}", lo, hi));
-  }
-  void size(const std::string& name, std::uint64_t& out, std::uint64_t lo, std::uint64_t hi) {
-    if (given(name))
-      check(name, out, parse_size(raw(name)), lo, hi,
-            fmt::format("expected a size from {} to {} bytes (e.g. 64, 1KiB)", lo, hi));
-  }
-  void duration(const std::string& name, Nanos& out, Nanos lo, Nanos hi) {
-    if (!given(name)) return;
-    const std::string range =
-        lo == 1 ? fmt::format("greater than 0 and at most {}", format_exact(hi))
-                : fmt::format("from {} to {}", format_exact(lo), format_exact(hi));
-    check(name, out, parse_duration(raw(name)), lo, hi,
-          fmt::format("expected a duration {} (e.g. 500ms, 2m)", range));
-  }
-  std::optional<Rate> rate(const std::string& name, std::uint64_t per_second_max) {
-    if (!given(name)) return std::nullopt;
-    auto v = parse_rate(raw(name));
-    if (!v || !v->positive() || v->num > per_second_max * v->den)
-      fail(name, fmt::format("expected a rate greater than 0 and at most {} per second "
-                             "(e.g. 0.5, 10k)",
-                             per_second_max));
-    return v;
-  }
-  void choice(const std::string& name, std::string& out, const std::vector<std::string>& accepted,
-              const std::string& what) {
-    if (!given(name)) return;
-    if (std::find(accepted.begin(), accepted.end(), raw(name)) == accepted.end())
-      throw UsageError{fmt::format("{}: unknown {} \"{}\" (accepted: {})", name, what, raw(name),
-                                   fmt::join(accepted, ", "))};
-    out = raw(name);
-  }
-  void path(const std::string& name, std::string& out) {
-    if (!given(name)) return;
-    if (raw(name).empty()) fail(name, "expected a file name");
-    out = raw(name);
-  }
-  template <typename T, typename V>
-  void check(const std::string& name, T& out, std::optional<V> v, V lo, V hi,
-             const std::string& expected) {
-    if (!v || *v < lo || *v > hi) fail(name, expected);
-    out = T(*v);
-  }
-  [[noreturn]] void fail(const std::string& name, const std::string& expected) {
-    throw UsageError{fmt::format("{}: {}, got \"{}\"", name, expected, raw(name))};
-  }
-
- private:
-  CLI::App& app_;
-  std::map<std::string, std::string> raw_;  // node-based: CLI11 keeps references into it
-};
-
 // CLI11's messages can span lines and use its own vocabulary; reduce them to one line.
 std::string one_line(const CLI::ParseError& e) {
   std::string what = e.what();
@@ -215,7 +131,9 @@ void check_extras(const CLI::App& app, bool serve) {
 void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--devices", "N", "simulated devices, one connection each (1..10M) [1]");
   f.value("--msg", "RATE", "messages per second per device, e.g. 0.5, 10k [2]");
-  f.value("--rate", "RATE", "total messages per second instead of --msg");
+  f.value("--rate", "RATE",
+          "total messages per second instead of --msg; max = closed loop, each device sends "
+          "when a reply frees a slot");
   f.value("--payload", "SIZE", "bytes per message, header included, e.g. 64, 1KiB [64]");
   f.value("--duration", "DURATION", "run time, e.g. 30s, 5m; 0 = until Ctrl-C [2s]");
   f.value("--hostname", "HOST", "target address or name [127.0.0.1]");
@@ -239,6 +157,7 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--echo", o.echo, "the target echoes; measure round trips");
   app.add_flag("--noexec", o.noexec, "print the plan and exit without sending");
   app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
+  add_http_flags(f, app, o);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -246,7 +165,8 @@ void validate_run(Flags& f, Options& o) {
   if (f.given("--msg") && f.given("--rate"))
     throw UsageError{"--msg and --rate are exclusive: give one"};
   if (auto m = f.rate("--msg", kMaxPerDevice)) o.msg = *m;
-  o.rate = f.rate("--rate", kMaxPerDevice * kMaxDevices);
+  o.closed_loop = f.given("--rate") && f.raw("--rate") == "max";
+  if (!o.closed_loop) o.rate = f.rate("--rate", kMaxPerDevice * kMaxDevices);
   if (o.rate) {
     // Per device share of the total, kept exact (den <= 1e9 * 1e7 cannot overflow).
     const std::uint64_t num = o.rate->num, den = o.rate->den * o.devices, g = std::gcd(num, den);
@@ -278,11 +198,16 @@ void validate_run(Flags& f, Options& o) {
   // One message is one datagram: beyond the IPv4 UDP maximum every send would fail.
   if (o.sink == "udp" && o.payload > 65507)
     throw UsageError{fmt::format("--payload: sink udp takes 32 to 65507 bytes, got {}", o.payload)};
+  validate_http(f, o);
+  if (o.closed_loop && o.sink != "http" && !o.echo)
+    throw UsageError{"--rate max: needs replies to pace it: use --sink http or --echo"};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
   f.choice("--arrival", arrival, {"constant", "poisson"}, "arrival");
   if (!arrival.empty()) o.arrival = arrival == "poisson" ? Arrival::Poisson : Arrival::Constant;
+  if (o.closed_loop && o.arrival == Arrival::Poisson)
+    throw UsageError{"--arrival: poisson needs a rate; --rate max has no schedule"};
   f.count("--seed", o.seed, 0, UINT64_MAX);
   f.count("--backlog", o.backlog, 0, 1'000'000);
   f.count("--inflight", o.inflight, 1, 1'000'000);
@@ -304,7 +229,7 @@ void validate_run(Flags& f, Options& o) {
 }
 
 void add_serve_flags(Flags& f, CLI::App& app, Options& o) {
-  f.value("--sink", "NAME", "protocol: tcp or udp [tcp]");
+  f.value("--sink", "NAME", "protocol: tcp, udp or http [tcp]");
   f.value("--port", "PORT", "port to listen on, 0 = pick a free one [18000]");
   f.value("--bind", "ADDR", "address to listen on [127.0.0.1]");
   f.value("--json", "FILE", "write final counters as JSON");
@@ -340,8 +265,9 @@ void validate_faults(Flags& f, Options& o) {
       f.fail("--delay", "expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms)");
     x.delay_min = *lo;
     x.delay_max = *hi;
-    if (x.delay_max > 0 && !o.echo)
-      throw UsageError{"--delay: only with --echo (it delays replies)"};
+    // HTTP always answers; the stream sinks answer only with --echo.
+    if (x.delay_max > 0 && !o.echo && o.sink != "http")
+      throw UsageError{"--delay: only with --echo or --sink http (it delays replies)"};
   }
   f.duration("--stall", x.stall, 1, kHour);
   f.duration("--stall-every", x.stall_every, 1, kYear);
@@ -362,7 +288,7 @@ void validate_faults(Flags& f, Options& o) {
 }
 
 void validate_serve(Flags& f, Options& o) {
-  f.choice("--sink", o.sink, {"tcp", "udp"}, "sink");
+  f.choice("--sink", o.sink, {"tcp", "udp", "http"}, "sink");
   f.count("--port", o.port, 0, 65535);
   o.port_given = f.given("--port");
   if (f.given("--bind")) {
@@ -441,18 +367,23 @@ std::string describe_options(const Options& o) {
     return s;
   }
   std::string s = fmt::format(
-      "run --devices={} {} --payload={} --duration={} --sink={} --hostname={} --port={} "
+      "run --devices={} {}{} --duration={} --sink={} --hostname={} --port={} "
       "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "
       "--connect-timeout={} --update={}",
-      o.devices, o.rate ? "--rate=" + format_exact(*o.rate) : "--msg=" + format_exact(o.msg),
-      o.payload, format_exact(o.duration), o.sink, o.hostname, o.port,
-      o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
-      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout), format_exact(o.update));
+      o.devices,
+      o.closed_loop ? "--rate=max"
+      : o.rate      ? "--rate=" + format_exact(*o.rate)
+                    : "--msg=" + format_exact(o.msg),
+      o.sink == "http" ? "" : fmt::format(" --payload={}", o.payload), format_exact(o.duration),
+      o.sink, o.hostname, o.port, o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed,
+      o.threads, o.backlog, o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
+      format_exact(o.update));
   s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
                    o.noexec ? " --noexec" : "", o.verbose ? " --verbose" : "",
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
+  s += describe_http(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

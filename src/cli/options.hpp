@@ -26,13 +26,33 @@ struct ServeFaults {
   bool any() const { return delay_max > 0 || stall > 0 || drop > 0; }
 };
 
+// The HTTP sink's request (--sink http). One request is built from these once per run.
+struct HttpOptions {
+  std::string target = "/";  // request-target: path and query
+  std::string method = "GET";
+  std::vector<std::string> headers;  // "Name: value", checked
+  std::string body;
+  std::string body_file;       // where the body came from, for describe_options()
+  std::uint32_t pipeline = 1;  // requests in flight per connection
+};
+
+// TLS for the sinks that speak it. Verification is on unless --insecure.
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;  // empty = the system's trust store
+  bool insecure = false;
+};
+
 struct Options {
   Command command = Command::Run;
 
   // Load shape
   std::uint64_t devices = 1;
-  Rate msg{2, 1};                // per device; when --rate is given it is derived from it
-  std::optional<Rate> rate;      // total messages/s across all devices (exclusive with --msg)
+  Rate msg{2, 1};            // per device; when --rate is given it is derived from it
+  std::optional<Rate> rate;  // total messages/s across all devices (exclusive with --msg)
+  // --rate max: each device sends its next message when a reply frees a slot. No schedule, so
+  // latency is measured from the actual send and cannot be corrected for coordinated omission.
+  bool closed_loop = false;
   std::uint64_t payload = 64;    // bytes per message, header included
   Nanos duration = 2 * kSecond;  // 0 = until interrupted
   Arrival arrival = Arrival::Constant;
@@ -43,6 +63,8 @@ struct Options {
   std::string hostname = "127.0.0.1";
   std::uint16_t port = 18000;
   bool echo = false;  // target echoes; measure round trips
+  HttpOptions http;
+  TlsOptions tls;
 
   // Engine
   unsigned threads = 0;                 // 0 = one per core

@@ -123,14 +123,23 @@ void print_plan(std::FILE* out, const Options& o) {
   fmt::print(out, "plan: {} to {}:{}{}\n", o.sink, o.hostname, o.port, o.echo ? " (echo)" : "");
   fmt::print(out, "  devices      {} over {} workers ({} to {} per worker)\n", o.devices, workers,
              shards.back().devices, shards.front().devices);
-  fmt::print(out, "  rate         {} per device, {} in total, {} arrivals\n",
-             format_rate(per_device), format_rate(total),
-             o.arrival == Arrival::Poisson ? "poisson" : "constant");
-  fmt::print(out, "  interval     {} per device, {} between sends in total\n",
-             format_duration(Nanos(1e9 / per_device)), format_duration(Nanos(1e9 / total)));
-  fmt::print(
-      out, "  duration     {}{}\n", o.duration ? format_duration(o.duration) : "until interrupted",
-      o.duration ? fmt::format(" ({} messages)", o.total_rate().ticks_before(o.duration)) : "");
+  if (o.sink == "http")
+    fmt::print(out, "  request      {} {}{} ({} B body, pipeline {})\n", o.http.method,
+               o.tls.enabled ? "https " : "", o.http.target, o.http.body.size(), o.http.pipeline);
+  if (o.closed_loop) {
+    fmt::print(out, "  rate         closed loop: each device sends when a reply frees a slot\n");
+  } else {
+    fmt::print(out, "  rate         {} per device, {} in total, {} arrivals\n",
+               format_rate(per_device), format_rate(total),
+               o.arrival == Arrival::Poisson ? "poisson" : "constant");
+    fmt::print(out, "  interval     {} per device, {} between sends in total\n",
+               format_duration(Nanos(1e9 / per_device)), format_duration(Nanos(1e9 / total)));
+  }
+  fmt::print(out, "  duration     {}{}\n",
+             o.duration ? format_duration(o.duration) : "until interrupted",
+             o.duration && !o.closed_loop
+                 ? fmt::format(" ({} messages)", o.total_rate().ticks_before(o.duration))
+                 : "");
   fmt::print(out, "  payload      {} B; backlog {} per device; update every {}\n", o.payload,
              o.backlog, format_duration(o.update));
   fmt::print(out, "  waiting      {}\n",
@@ -138,6 +147,7 @@ void print_plan(std::FILE* out, const Options& o) {
                        : "epoll_pwait2 with 1ns timer slack");
   const Nanos overshoot = measure_wake_overshoot();
   const double per_core = estimate_sends_per_core();
+  if (o.closed_loop) return;  // no rate to judge
   const double per_worker = total / workers;
   fmt::print(out,
              "  this machine {} cores; sleep overshoot (median of 21 20us sleeps) {}; "

@@ -15,6 +15,7 @@
 #include "engine/worker.hpp"
 #include "metrics/hdr_log.hpp"
 #include "net/socket_ops.hpp"
+#include "net/tls.hpp"
 #include "report/atomic_file.hpp"
 #include "report/console.hpp"
 #include "report/result_json.hpp"
@@ -122,6 +123,17 @@ int run_load(const Options& o) {
   if (!resolve_sources(o.source_ips, target, error))
     throw UsageError{fmt::format("--source-ip: {}", error)};
   ensure_fd_limit(o);
+  if (o.tls.enabled) {
+    // Each worker builds its own context; a bad CA file is a usage error found before any.
+    try {
+      TlsContext check(o.tls);
+    } catch (const std::runtime_error& e) {
+      throw UsageError{e.what()};
+    }
+  }
+  if (o.tls.insecure)
+    fmt::print(stderr,
+               "load-tester: warning: --insecure: the server's certificate is not verified\n");
   if (o.noexec) {
     print_plan(stdout, o);
     return 0;
@@ -227,7 +239,14 @@ int run_load(const Options& o) {
                     double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 
   print_summary(stdout, run);
+  // Errors under load are results, not failures; but a run that could send nothing at all (the
+  // target down, a certificate that does not verify) must not pass a script's `&&`.
   int code = 0;
+  if (run.total.counters[Counter::Sent] == 0 && run.total.counters.errors() > 0) {
+    fmt::print(stderr, "load-tester: nothing was sent: every connection attempt failed ({})\n",
+               errors_by_kind(run.total.counters));
+    code = 1;
+  }
   if (files.json.is_open()) {
     fmt::print(files.json.stream(), "{}\n", result_to_json(run).dump(2));
     if (!files.json.commit(error)) {

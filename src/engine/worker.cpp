@@ -63,7 +63,8 @@ void Worker::run(Nanos connect_origin) {
 
   // Run: everything due up to now is dispatched first, so a tick just before the end still goes.
   Nanos now = clock_.now();
-  while (!stop_.load(std::memory_order_relaxed)) {
+  if (options_.closed_loop) run_closed_loop(end, boundary, now);
+  while (!options_.closed_loop && !stop_.load(std::memory_order_relaxed)) {
     now = clock_.now();
     // An interval holds the messages due in it: after a late wake-up, what was due before the
     // boundary is sent (now, and recorded as late) before the interval is closed, so a
@@ -95,6 +96,33 @@ void Worker::run(Nanos connect_origin) {
   publish(interval_, true);
 }
 
+void Worker::run_closed_loop(Nanos end, Nanos& boundary, Nanos& now) {
+  wants_.assign(shard_.devices, false);
+  next_seq_.assign(shard_.devices, 0);
+  for (std::uint32_t i = 0; i < shard_.devices; ++i) ready(i, now);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    now = clock_.now();
+    for (; now >= boundary; boundary += options_.update) publish(interval_++, false);
+    if (now >= end) break;
+    offer_wanting(now);
+    sink_->flush(now);
+    connected_.store(sink_->connected(), std::memory_order_relaxed);
+    // Replies are what paces a closed loop: wait for them, unless a device can send already.
+    loop_.poll(wanting_.empty() ? std::min(boundary, end) : 0, clock_);
+    loop_.run_timers(clock_.now());
+  }
+}
+
+void Worker::offer_wanting(Nanos now) {
+  offering_.swap(wanting_);
+  for (std::uint32_t local : offering_) {
+    wants_[local] = false;
+    // Each message's intended time is the moment it could go: latency equals service time.
+    while (sink_->offer(local, next_seq_[local], now, now) == Offer::Taken) ++next_seq_[local];
+  }
+  offering_.clear();
+}
+
 Nanos Worker::connect_time(Nanos connect_origin, std::uint32_t local) const {
   if (!options_.connect_rate) return connect_origin;
   const std::uint64_t g = shard_.first_device + std::uint64_t(local) * shard_.stride;
@@ -118,6 +146,14 @@ void Worker::deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nan
 }
 
 void Worker::ready(std::uint32_t local, Nanos now) {
+  if (options_.closed_loop) {
+    // Offered from the main loop, never from inside the sink's own callback.
+    if (!wants_.empty() && !wants_[local]) {
+      wants_[local] = true;
+      wanting_.push_back(local);
+    }
+    return;
+  }
   Backlog& backlog = backlogs_[local];
   while (!backlog.empty()) {
     const auto& e = backlog.front();

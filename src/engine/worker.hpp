@@ -71,6 +71,9 @@ class Worker final : private SinkEvents {
   // Offers every tick due at or before `upto` (and before `end`), sending at `now`.
   void dispatch(Nanos upto, Nanos now, Nanos end);
   void deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now);
+  // --rate max: no schedule; a device offers its next message as soon as the sink can take it.
+  void run_closed_loop(Nanos end, Nanos& boundary, Nanos& now);
+  void offer_wanting(Nanos now);
   void publish(std::uint64_t index, bool final);
   void wait_until(Nanos deadline);
   void drain(Nanos now);
@@ -81,6 +84,10 @@ class Worker final : private SinkEvents {
   EventLoop loop_;
   Recorder recorder_;
   std::vector<Backlog> backlogs_;
+  // Closed loop: devices the sink said can take more, and each device's next message number.
+  std::vector<std::uint32_t> wanting_, offering_;
+  std::vector<bool> wants_;
+  std::vector<std::uint64_t> next_seq_;
   std::unique_ptr<SinkContext> context_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<Schedule> schedule_;

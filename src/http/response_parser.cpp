@@ -4,43 +4,14 @@
 #include <cstring>
 #include <string_view>
 
+#include "http/syntax.hpp"
+
 namespace lt::http {
 
 namespace {
-// A line longer than this is not HTTP a server meant; the whole head is bounded too, so a broken
-// peer cannot make a connection buffer without end.
-constexpr std::size_t kMaxLine = 8 * 1024;
+// Lines are bounded by the LineBuffer (8 KiB); the whole head is bounded too, so a broken peer
+// cannot make a connection buffer without end.
 constexpr std::size_t kMaxHead = 64 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9110 token characters: what a header name may be made of.
-bool token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-// Calls fn on each comma-separated element of a header value, trimmed, empty ones skipped.
-template <typename Fn>
-void each_element(std::string_view value, Fn fn) {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    const std::string_view item = trim(value.substr(0, comma));
-    if (!item.empty()) fn(item);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
 }  // namespace
 
 void ResponseParser::expect(bool head) {
@@ -76,18 +47,13 @@ std::size_t ResponseParser::feed(const char* data, std::size_t size, Result& res
         i = size;
         break;
       default: {  // the line-based states
-        const char* nl = static_cast<const char*>(std::memchr(data + i, '\n', size - i));
-        const std::size_t end = nl ? std::size_t(nl - data) : size;
-        if (line_.size() + (end - i) > kMaxLine) {
+        LineBuffer::Status status;
+        i += line_.take(data + i, size - i, status);
+        if (status == LineBuffer::Status::TooLong) {
           fail("a line longer than 8 KiB");
           break;
         }
-        line_.append(data + i, end - i);
-        i = nl ? end + 1 : size;
-        if (!nl) break;
-        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
-        on_line(line_);
-        line_.clear();
+        if (status == LineBuffer::Status::Complete) on_line(line_.line());
       }
     }
   }
@@ -147,13 +113,8 @@ bool ResponseParser::on_status_line(const std::string& line) {
 }
 
 bool ResponseParser::on_header(const std::string& line) {
-  if (line.front() == ' ' || line.front() == '\t') return fail("obsolete line folding in a header");
-  const auto colon = line.find(':');
-  if (colon == std::string::npos || colon == 0) return fail("a header line without a name");
-  const std::string_view name(line.data(), colon);
-  if (!std::all_of(name.begin(), name.end(), token_char))
-    return fail("a header name with characters outside a token");
-  const std::string_view value = trim(std::string_view(line).substr(colon + 1));
+  std::string_view name, value;
+  if (const char* why = split_field(line, name, value)) return fail(why);
   if (iequals(name, "content-length")) {
     if (value.empty() || value.size() > 18 ||
         !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -204,20 +165,9 @@ bool ResponseParser::on_headers_end() {
 }
 
 bool ResponseParser::on_chunk_size(const std::string& line) {
-  std::string_view s(line);
-  s = trim(s.substr(0, s.find(';')));  // chunk extensions are ignored
-  if (s.empty() || s.size() > 15) return fail("invalid chunk size");
-  std::uint64_t n = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-      d = (c | 0x20) - 'a' + 10;
-    else
-      return fail("invalid chunk size");
-    n = n * 16 + std::uint64_t(d);
-  }
+  const auto size = parse_chunk_size(line);
+  if (!size) return fail("invalid chunk size");
+  const std::uint64_t n = *size;
   remaining_ = n;
   state_ = n == 0 ? State::Trailers : State::ChunkData;
   return true;

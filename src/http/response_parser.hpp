@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "http/syntax.hpp"
+
 namespace lt::http {
 
 struct Response {
@@ -63,7 +65,7 @@ class ResponseParser {
   std::uint64_t length_ = 0;
   std::uint64_t remaining_ = 0;
   std::size_t header_bytes_ = 0;
-  std::string line_;  // a line split across reads
+  LineBuffer line_{8 * 1024};  // a line split across reads; longer is not HTTP a server meant
   Response response_;
   std::string error_;
 };

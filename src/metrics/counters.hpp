@@ -19,24 +19,48 @@ enum class Counter : std::uint8_t {
   Connects,     // connections established
   Reconnects,   // of which after a failure
   Disconnects,  // established connections that broke
-  ErrRefused,   // connect: refused by the target
+  Status2xx,    // http: completed responses by status class
+  Status3xx,
+  Status4xx,
+  Status5xx,
+  ErrRefused,  // connect: refused by the target
   ErrConnectTimeout,
   ErrUnreachable,  // connect: no route, network down, address unavailable
   ErrReset,        // connection reset by peer
   ErrClosed,       // peer closed the connection (EOF) while we were sending
   ErrSend,         // other send/receive errors
   ErrMalformed,    // echo: a reply that does not parse
+  ErrTimeout,      // http: no response within --timeout (the connection is closed)
+  ErrTls,          // TLS handshake failed (certificate verification among the causes)
   kCount
 };
 
 inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCounterNames = {
-    "sent",         "completed",           "missed",
-    "lost",         "duplicates",          "late_replies",
-    "bytes_sent",   "bytes_received",      "writes",
-    "connects",     "reconnects",          "disconnects",
-    "err_refused",  "err_connect_timeout", "err_unreachable",
-    "err_reset",    "err_closed",          "err_send",
-    "err_malformed"};
+    "sent",
+    "completed",
+    "missed",
+    "lost",
+    "duplicates",
+    "late_replies",
+    "bytes_sent",
+    "bytes_received",
+    "writes",
+    "connects",
+    "reconnects",
+    "disconnects",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+    "err_refused",
+    "err_connect_timeout",
+    "err_unreachable",
+    "err_reset",
+    "err_closed",
+    "err_send",
+    "err_malformed",
+    "err_timeout",
+    "err_tls"};
 
 struct Counters {
   std::array<std::uint64_t, std::size_t(Counter::kCount)> v{};

@@ -1,5 +1,5 @@
 #pragma once
-// What one worker measures during one reporting interval: counters and four histograms.
+// What one worker measures during one reporting interval: counters and five histograms.
 // Owned by a single thread; the worker hands whole intervals to the reporter (see Mailbox).
 #include <algorithm>
 #include <cstdint>
@@ -12,10 +12,11 @@ namespace lt {
 
 struct Recorder {
   Counters counters;
-  HdrHistogram latency;   // intended send time -> completion (coordinated-omission free)
-  HdrHistogram service;   // actual send -> completion
-  HdrHistogram lateness;  // intended send time -> actual send
-  HdrHistogram connect;   // connection attempt begun -> established
+  HdrHistogram latency;    // intended send time -> completion (coordinated-omission free)
+  HdrHistogram service;    // actual send -> completion
+  HdrHistogram lateness;   // intended send time -> actual send
+  HdrHistogram connect;    // connection attempt begun -> established
+  HdrHistogram handshake;  // TLS: established -> handshake done
   // When the first and the last connection of the interval were established (connect rate).
   Nanos first_connect = INT64_MAX, last_connect = INT64_MIN;
 
@@ -42,6 +43,7 @@ struct Recorder {
     service.add(o.service);
     lateness.add(o.lateness);
     connect.add(o.connect);
+    handshake.add(o.handshake);
     first_connect = std::min(first_connect, o.first_connect);
     last_connect = std::max(last_connect, o.last_connect);
   }
@@ -51,6 +53,7 @@ struct Recorder {
     service.reset();
     lateness.reset();
     connect.reset();
+    handshake.reset();
     first_connect = INT64_MAX;
     last_connect = INT64_MIN;
   }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,29 @@ int open_socket(const Target& target, int type, std::uint64_t device) {
     return -1;
   }
   return fd;
+}
+
+int dial(const Target& target, std::uint64_t device) {
+  const int fd = open_socket(target, SOCK_STREAM, device);
+  if (fd < 0) return -1;
+  int one = 1;
+  // The sinks coalesce writes themselves; Nagle would only add latency on top.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.addr_len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    const int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+int dial_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
 }
 
 bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error) {

@@ -14,6 +14,11 @@ namespace lt {
 // A non-blocking, close-on-exec socket of the target's family, bound to the device's source
 // address when --source-ip gave some; -1 with errno on failure.
 int open_socket(const Target& target, int type, std::uint64_t device);
+// A TCP connection to the target begun without waiting (TCP_NODELAY set): the socket, or -1
+// with errno. Completion shows as writability; dial_error() then tells how it ended.
+int dial(const Target& target, std::uint64_t device);
+// The connect's outcome once the socket is writable: 0 or the errno.
+int dial_error(int fd);
 // Fills target.sources from --source-ip; false and `error` when an address does not fit.
 bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error);
 // Which error counter an errno from connect/send/recv belongs to.

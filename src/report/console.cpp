@@ -10,6 +10,7 @@ namespace lt {
 
 namespace {
 constexpr double kPercentiles[] = {50, 90, 99, 99.9, 99.99, 100};
+}  // namespace
 
 std::string errors_by_kind(const Counters& c) {
   std::string out;
@@ -20,6 +21,8 @@ std::string errors_by_kind(const Counters& c) {
   }
   return out.empty() ? "none" : out;
 }
+
+namespace {
 
 void percentile_row(std::FILE* out, const char* name, const HdrHistogram& h) {
   std::string row = fmt::format("  {:<10}", name);
@@ -41,10 +44,10 @@ void print_progress(std::FILE* out, const RunResult& run, const IntervalPoint& p
   fmt::print(out,
              "[{:>7.1f}s] rate {:>11} (target {})  sent {}  done {}  missed {}  lost {}  err {}"
              "  latency p50 {} p99 {}  conn {}/{}\n",
-             double(p.start + p.length) / 1e9, format_rate(rate), format_rate(run.target_rate()),
-             c[Counter::Sent], c[Counter::Completed], c[Counter::Missed], c[Counter::Lost],
-             c.errors(), format_duration(p.latency_p50), format_duration(p.latency_p99),
-             p.connected, devices);
+             double(p.start + p.length) / 1e9, format_rate(rate),
+             run.options->closed_loop ? "max" : format_rate(run.target_rate()), c[Counter::Sent],
+             c[Counter::Completed], c[Counter::Missed], c[Counter::Lost], c.errors(),
+             format_duration(p.latency_p50), format_duration(p.latency_p99), p.connected, devices);
   std::fflush(out);
 }
 
@@ -52,17 +55,31 @@ void print_summary(std::FILE* out, const RunResult& run) {
   const Options& o = *run.options;
   const Counters& c = run.total.counters;
   const double target = run.target_rate(), achieved = run.achieved_rate();
-  fmt::print(out, "\n{} {}{}: {} devices, {} total, payload {} B, {} workers{}\n", o.sink,
-             run.target, o.echo ? " (echo)" : "", o.devices, format_rate(target), o.payload,
-             run.workers, run.interrupted ? ", INTERRUPTED" : "");
-  fmt::print(out, "  rate        target {}  achieved {} ({:+.3f}%) over {}\n", format_rate(target),
-             format_rate(achieved), target > 0 ? (achieved / target - 1) * 100 : 0.0,
-             format_duration(run.elapsed));
+  const bool http = o.sink == "http";
+  fmt::print(out, "\n{} {}{}{}: {} devices, {}, {} {} B, {} workers{}\n", o.sink,
+             o.tls.enabled ? "tls " : "", run.target, o.echo ? " (echo)" : "", o.devices,
+             o.closed_loop ? "closed loop" : format_rate(target) + " total",
+             http ? "body" : "payload", o.payload, run.workers,
+             run.interrupted ? ", INTERRUPTED" : "");
+  if (http)
+    fmt::print(out, "  request     {} {} (pipeline {})\n", o.http.method, o.http.target,
+               o.http.pipeline);
+  if (o.closed_loop) {
+    fmt::print(out, "  rate        closed loop (--rate max): achieved {} over {}\n",
+               format_rate(achieved), format_duration(run.elapsed));
+  } else {
+    fmt::print(out, "  rate        target {}  achieved {} ({:+.3f}%) over {}\n",
+               format_rate(target), format_rate(achieved),
+               target > 0 ? (achieved / target - 1) * 100 : 0.0, format_duration(run.elapsed));
+  }
   fmt::print(out, "  messages    sent {}  completed {}  missed {}  lost {}", c[Counter::Sent],
              c[Counter::Completed], c[Counter::Missed], c[Counter::Lost]);
   if (c[Counter::Duplicates] || c[Counter::LateReplies])
     fmt::print(out, "  duplicates {}  late replies {}", c[Counter::Duplicates],
                c[Counter::LateReplies]);
+  if (http)
+    fmt::print(out, "\n  responses   2xx {}  3xx {}  4xx {}  5xx {}", c[Counter::Status2xx],
+               c[Counter::Status3xx], c[Counter::Status4xx], c[Counter::Status5xx]);
   fmt::print(out, "\n  bytes       sent {}  received {}  in {} writes ({:.2f} messages/write)\n",
              c[Counter::BytesSent], c[Counter::BytesReceived], c[Counter::Writes],
              c[Counter::Writes] ? double(c[Counter::Sent]) / double(c[Counter::Writes]) : 0.0);
@@ -91,13 +108,27 @@ void print_summary(std::FILE* out, const RunResult& run) {
   percentile_row(out, "service", run.total.service);
   percentile_row(out, "lateness", run.total.lateness);
   percentile_row(out, "connect", run.total.connect);
-  fmt::print(out,
-             "  latency: from the intended send time to {} (includes any wait the target "
-             "caused; coordinated-omission free)\n",
-             o.echo ? "the echoed reply" : "the message being handed to the kernel");
+  if (o.tls.enabled) percentile_row(out, "tls", run.total.handshake);
+  const char* until = http     ? "the whole response"
+                      : o.echo ? "the echoed reply"
+                               : "the message being handed to the kernel";
+  if (o.closed_loop) {
+    fmt::print(out,
+               "  latency: CLOSED LOOP, from when a reply freed the device to {}: there is no "
+               "schedule, so a "
+               "stalled target slows the senders instead of showing as latency (not "
+               "coordinated-omission corrected; use a fixed --rate for that)\n",
+               until);
+  } else {
+    fmt::print(out,
+               "  latency: from the intended send time to {} (includes any wait the target "
+               "caused; coordinated-omission free)\n",
+               until);
+  }
   fmt::print(out,
              "  service: from the actual send, the uncorrected view; lateness: actual send "
-             "minus intended send; connect: connection attempt to established\n");
+             "minus intended send; connect: connection attempt to established{}\n",
+             o.tls.enabled ? "; tls: TLS handshake after the connect" : "");
 }
 
 }  // namespace lt

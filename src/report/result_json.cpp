@@ -37,8 +37,10 @@ json result_to_json(const RunResult& run) {
                   {"hostname", o.hostname},
                   {"port", o.port},
                   {"devices", o.devices},
-                  {"msg_per_device", o.total_rate().per_second() / double(o.devices)},
-                  {"rate", o.total_rate().per_second()},
+                  {"msg_per_device",
+                   o.closed_loop ? json() : json(o.total_rate().per_second() / double(o.devices))},
+                  {"rate", o.closed_loop ? json() : json(o.total_rate().per_second())},
+                  {"closed_loop", o.closed_loop},
                   {"payload", o.payload},
                   {"duration_ns", o.duration},
                   {"update_ns", o.update},
@@ -50,7 +52,15 @@ json result_to_json(const RunResult& run) {
                   {"timeout_ns", o.timeout},
                   {"connect_rate", o.connect_rate ? json(o.connect_rate->per_second()) : json()},
                   {"source_ips", o.source_ips},
-                  {"threads", run.workers}};
+                  {"threads", run.workers},
+                  {"tls", o.tls.enabled},
+                  {"tls_verify", o.tls.enabled && !o.tls.insecure}};
+  if (o.sink == "http")
+    options["http"] = {{"method", o.http.method},
+                       {"target", o.http.target},
+                       {"headers", o.http.headers},
+                       {"body_bytes", o.http.body.size()},
+                       {"pipeline", o.http.pipeline}};
   json intervals = json::array();
   for (const auto& p : run.intervals) {
     intervals.push_back({{"index", p.index},
@@ -86,13 +96,17 @@ json result_to_json(const RunResult& run) {
                 {"workers", run.workers},
                 {"rank", 0},
                 {"size", 1}}},
-              {"rate", {{"target", run.target_rate()}, {"achieved", run.achieved_rate()}}},
+              {"rate",
+               {{"target", o.closed_loop ? json() : json(run.target_rate())},
+                {"closed_loop", o.closed_loop},
+                {"achieved", run.achieved_rate()}}},
               {"counters", counters_to_json(run.total.counters)},
               {"histograms",
                {{"latency", histogram_to_json(run.total.latency)},
                 {"service", histogram_to_json(run.total.service)},
                 {"lateness", histogram_to_json(run.total.lateness)},
-                {"connect", histogram_to_json(run.total.connect)}}},
+                {"connect", histogram_to_json(run.total.connect)},
+                {"tls_handshake", histogram_to_json(run.total.handshake)}}},
               {"intervals", intervals}};
 }
 

@@ -48,7 +48,10 @@ struct RunResult {
   Recorder total;
   std::vector<IntervalPoint> intervals;
 
-  double target_rate() const { return options->total_rate().per_second(); }
+  // 0 for a closed loop (--rate max), which has no target.
+  double target_rate() const {
+    return options->closed_loop ? 0.0 : options->total_rate().per_second();
+  }
   double achieved_rate() const {
     return elapsed > 0 ? double(total.counters[Counter::Sent]) * double(kSecond) / double(elapsed)
                        : 0.0;

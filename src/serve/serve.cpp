@@ -30,8 +30,12 @@ int serve_with(const Options& o) {
   raise_fd_limit(1u << 20);
   std::unique_ptr<SinkServer> server;
   try {
-    server = o.sink == "udp" ? make_udp_server(o.bind, o.port, o.echo, o.faults)
-                             : make_tcp_server(o.bind, o.port, o.echo, o.faults);
+    if (o.sink == "udp")
+      server = make_udp_server(o.bind, o.port, o.echo, o.faults);
+    else if (o.sink == "http")
+      server = make_http_server(o.bind, o.port, o.faults);
+    else
+      server = make_tcp_server(o.bind, o.port, o.echo, o.faults);
   } catch (const std::runtime_error& e) {
     fmt::print(stderr, "load-tester serve: {}\n", e.what());
     return 1;

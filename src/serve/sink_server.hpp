@@ -1,5 +1,6 @@
 #pragma once
-// The built-in server's one interface, implemented once per transport (tcp_server, udp_server).
+// The built-in server's one interface, implemented once per transport (tcp_server, udp_server);
+// the TCP server speaks the wire frames or HTTP through a StreamProtocol (stream_protocol.hpp).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,10 @@ class SinkServer {
 // `faults` delays, stalls or drops echoes (see ServeFaults).
 std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo,
                                             const ServeFaults& faults);
+// HTTP/1.1 on the TCP server's connection machinery: `200 OK` with a small body for every request,
+// in order; `400 Bad Request` (counted malformed) for one that does not parse. `faults` as above.
+std::unique_ptr<SinkServer> make_http_server(const std::string& bind, std::uint16_t port,
+                                             const ServeFaults& faults);
 std::unique_ptr<SinkServer> make_udp_server(const std::string& bind, std::uint16_t port, bool echo,
                                             const ServeFaults& faults);
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -19,7 +20,7 @@
 #include "serve/echo_queue.hpp"
 #include "serve/faults.hpp"
 #include "serve/sink_server.hpp"
-#include "sinks/wire_header.hpp"
+#include "serve/stream_protocol.hpp"
 
 namespace lt {
 
@@ -34,15 +35,20 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kMaxHeld = 64u << 20;
 constexpr Nanos kAcceptRetry = 100 * kMilli;  // after EMFILE: the fd limit is not a busy loop
 
+using ProtocolFactory = std::function<std::unique_ptr<StreamProtocol>()>;
+
 struct Conn {
   int fd;
   std::uint64_t id;
-  unsigned char header[4];  // partial length field of the current frame
-  std::uint32_t header_have = 0;
-  std::uint64_t frame_left = 0;  // bytes of the current frame still to come
+  std::unique_ptr<StreamProtocol> protocol;
   EchoQueue out;
   bool armed = false;                           // a release timer is queued for this connection
   std::uint32_t events = EPOLLIN | EPOLLRDHUP;  // as registered with epoll
+  // The protocol asked to close: nothing more is read into it, and once everything owed is sent
+  // the write side is shut (`shut`) and input is discarded until the peer closes (a lingering
+  // close: closing at once could reset the connection and lose the last replies).
+  bool closing = false;
+  bool shut = false;
 };
 
 // A queued release of held echo bytes; `id` tells a reused fd from the connection it had.
@@ -55,7 +61,9 @@ struct Release {
 
 class TcpServer final : public SinkServer {
  public:
-  TcpServer(const std::string& bind, std::uint16_t port, bool echo, const ServeFaults& faults);
+  // `replies`: the protocol answers its peer (echo, HTTP); otherwise the server only reads.
+  TcpServer(const std::string& bind, std::uint16_t port, ProtocolFactory make_protocol,
+            bool replies, const ServeFaults& faults);
   ~TcpServer() override;
   std::uint16_t port() const override { return local_port(listen_fd); }
   void run(const std::atomic<bool>& stop) override {
@@ -67,7 +75,8 @@ class TcpServer final : public SinkServer {
  private:
   int listen_fd = -1;
   int ep = -1;
-  bool echo;
+  ProtocolFactory make_protocol;
+  bool replies;
   Faults faults;
   ServerStats stats_;
   std::unordered_map<int, Conn> conns;
@@ -95,7 +104,7 @@ class TcpServer final : public SinkServer {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       faults.traffic_seen(now);
-      Conn& c = conns.emplace(fd, Conn{fd, next_id++}).first->second;
+      Conn& c = conns.emplace(fd, Conn{fd, next_id++, make_protocol()}).first->second;
       epoll_event ev{};
       ev.events = c.events = stall_end ? 0u : std::uint32_t(EPOLLIN | EPOLLRDHUP);
       ev.data.fd = fd;
@@ -112,37 +121,6 @@ class TcpServer final : public SinkServer {
     epoll_ctl(ep, EPOLL_CTL_MOD, listen_fd, &ev);
   }
 
-  // Counts frames by walking their length fields; with --delay, each whole frame's echo is held
-  // until its own due time.
-  void take_frames(Conn& c, const unsigned char* p, std::size_t n, Nanos now) {
-    std::uint64_t offset = c.out.appended() - n;  // stream offset of p (echo) or unused
-    while (n > 0) {
-      if (c.frame_left > 0) {
-        const std::size_t take = std::size_t(std::min<std::uint64_t>(c.frame_left, n));
-        c.frame_left -= take;
-        p += take;
-        n -= take;
-        offset += take;
-        if (c.frame_left == 0) {
-          ++stats_.messages;
-          if (echo && faults.delays()) c.out.hold(offset, now + faults.draw_delay());
-        }
-        continue;
-      }
-      c.header[c.header_have++] = *p++;
-      --n;
-      ++offset;
-      if (c.header_have < 4) continue;
-      c.header_have = 0;
-      const std::uint32_t len = wire_length(c.header);
-      if (len < kWireHeaderSize || len > kMaxWireMessage) {
-        ++stats_.malformed;  // resynchronising is impossible on a stream: count and skip on
-        continue;
-      }
-      c.frame_left = len - 4;
-    }
-  }
-
   void close_conn(int fd) {
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
@@ -154,10 +132,10 @@ class TcpServer final : public SinkServer {
     epoll_event ev{};
     if (stall_end == 0) {
       // While echo bytes are stuck (or too many are held), stop reading: the peer's own window
-      // then slows it down.
+      // then slows it down. A closing connection reads again only once its write side is shut.
       if (c.out.sendable_size() > 0)
         ev.events = EPOLLOUT;
-      else if (c.out.size() < kMaxHeld)
+      else if (c.closing ? c.shut : c.out.size() < kMaxHeld)
         ev.events = EPOLLIN | EPOLLRDHUP;
     }
     if (ev.events == c.events) return;  // one syscall less per read in the common case
@@ -189,6 +167,10 @@ class TcpServer final : public SinkServer {
       close_conn(c.fd);
       return false;
     }
+    if (c.closing && !c.shut && c.out.size() == 0) {
+      shutdown(c.fd, SHUT_WR);
+      c.shut = true;
+    }
     arm(c);
     set_events(c);
     return true;
@@ -201,12 +183,13 @@ class TcpServer final : public SinkServer {
       const Nanos now = monotonic_now();
       if (n > 0) {
         stats_.bytes += std::uint64_t(n);
-        if (echo) c.out.append(buf.data(), std::size_t(n));
-        take_frames(c, buf.data(), std::size_t(n), now);
-        if (echo) {
+        if (c.closing) continue;  // after the last reply: discarded until the peer closes
+        Replies r(c.out, stats_, faults, now, replies && faults.delays());
+        if (!c.protocol->take(buf.data(), std::size_t(n), r)) c.closing = true;
+        if (replies) {
           if (!faults.delays()) c.out.release_all();
           if (!flush(c, now)) return;
-          if (c.out.sendable_size() > 0 || c.out.size() >= kMaxHeld) return;
+          if (c.closing || c.out.sendable_size() > 0 || c.out.size() >= kMaxHeld) return;
         }
         continue;
       }
@@ -297,9 +280,9 @@ class TcpServer final : public SinkServer {
   }
 };
 
-TcpServer::TcpServer(const std::string& bind, std::uint16_t port, bool echo_back,
-                     const ServeFaults& spec)
-    : echo(echo_back), faults(spec) {
+TcpServer::TcpServer(const std::string& bind, std::uint16_t port, ProtocolFactory make,
+                     bool answers, const ServeFaults& spec)
+    : make_protocol(std::move(make)), replies(answers), faults(spec) {
   listen_fd = bind_socket(bind, port, SOCK_STREAM);
   ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
@@ -318,7 +301,13 @@ TcpServer::~TcpServer() {
 
 std::unique_ptr<SinkServer> make_tcp_server(const std::string& bind, std::uint16_t port, bool echo,
                                             const ServeFaults& faults) {
-  return std::make_unique<TcpServer>(bind, port, echo, faults);
+  return std::make_unique<TcpServer>(
+      bind, port, [echo] { return make_wire_protocol(echo); }, echo, faults);
+}
+
+std::unique_ptr<SinkServer> make_http_server(const std::string& bind, std::uint16_t port,
+                                             const ServeFaults& faults) {
+  return std::make_unique<TcpServer>(bind, port, make_http_protocol, true, faults);
 }
 
 }  // namespace lt

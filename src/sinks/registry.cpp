@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "sinks/http_sink.hpp"
 #include "sinks/tcp_sink.hpp"
 #include "sinks/udp_sink.hpp"
 #include "sinks/wire_header.hpp"
@@ -14,6 +15,8 @@ const std::array kSinks = {
              &make_tcp_sink},
     SinkInfo{"udp", "one datagram per message; --echo measures round trips and loss",
              kWireHeaderSize, &make_udp_sink},
+    SinkInfo{"http", "HTTP/1.1 requests on keep-alive connections (TLS with https:// URLs)", 0,
+             &make_http_sink},
 };
 }  // namespace
 

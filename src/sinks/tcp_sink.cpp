@@ -168,23 +168,14 @@ void TcpConn::on_io(std::uint32_t events, Nanos now) {
 
 void TcpSink::connect(TcpConn& conn, Nanos now) {
   if (stopped_) return;
-  conn.fd = open_socket(c_.target, SOCK_STREAM, conn.device);
+  conn.fd = dial(c_.target, conn.device);
   conn.connect_began = now;
   if (conn.fd < 0) {
     drop(conn, now, classify_errno(errno));
     return;
   }
-  int one = 1;
-  // We coalesce ourselves; Nagle would only add latency on top.
-  setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   conn.state = TcpConn::State::Connecting;
   ++conn.generation;
-  int rc =
-      ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr), c_.target.addr_len);
-  if (rc != 0 && errno != EINPROGRESS) {
-    drop(conn, now, classify_errno(errno));
-    return;
-  }
   c_.loop.add(conn.fd, EPOLLOUT, &conn);
   const std::uint64_t gen = conn.generation;
   TcpConn* p = &conn;
@@ -215,10 +206,7 @@ void TcpSink::handle(TcpConn& conn, std::uint32_t events, Nanos now) {
 void TcpSink::connect_done(TcpConn& conn, Nanos) {
   // Many connections complete in one batch of events: each reads its own time.
   const Nanos now = c_.clock.now();
-  int err = 0;
-  socklen_t len = sizeof err;
-  getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) {
+  if (const int err = dial_error(conn.fd); err != 0) {
     drop(conn, now, classify_errno(err));
     return;
   }

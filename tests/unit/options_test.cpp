@@ -212,7 +212,7 @@ TEST(OptionsErrors, EveryRangeErrorNamesItsFlag) {
 TEST(OptionsErrors, MessagesStateTheAcceptedRange) {
   EXPECT_EQ(error_of({"-devices", "abc"}),
             "--devices: expected a whole number from 1 to 10000000, got \"abc\"");
-  EXPECT_EQ(error_of({"--sink", "foo"}), "--sink: unknown sink \"foo\" (accepted: tcp, udp)");
+  EXPECT_EQ(error_of({"--sink", "foo"}), "--sink: unknown sink \"foo\" (accepted: tcp, udp, http)");
   EXPECT_EQ(error_of({"--port", "0"}),
             "--port: expected a whole number from 1 to 65535, got \"0\"");
   EXPECT_NE(error_of({"--payload", "16"}).find("at least 32 bytes"), std::string::npos);
@@ -274,7 +274,7 @@ TEST(OptionsServe, ParsesItsOwnFlags) {
   EXPECT_EQ(o.json_path, "s.json");
   EXPECT_EQ(error_of({"serve", "--port", "65536"}),
             "--port: expected a whole number from 0 to 65535, got \"65536\"");
-  EXPECT_TRUE(error_of({"serve", "--sink", "http"}).starts_with("--sink: unknown sink"));
+  EXPECT_TRUE(error_of({"serve", "--sink", "kafka"}).starts_with("--sink: unknown sink"));
   EXPECT_TRUE(error_of({"serve", "--bind", "a b"}).starts_with("--bind: "));
 }
 
@@ -304,7 +304,7 @@ TEST(OptionsServe, FaultInjection) {
   EXPECT_EQ(o.faults.stall_every, 10 * kSecond);
   EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "1%"}).faults.drop, 0.01);
   EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "0.5"}).faults.drop, 0.5);
-  EXPECT_EQ(error_of({"serve", "--delay", "2ms"}), "--delay: only with --echo (it delays replies)");
+  EXPECT_EQ(error_of({"serve", "--delay", "2ms"}), "--delay: only with --echo or --sink http (it delays replies)");
   EXPECT_EQ(error_of({"serve", "--echo", "--delay", "3ms..1ms"}),
             "--delay: expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms), got "
             "\"3ms..1ms\"");
@@ -329,6 +329,9 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
            {"-noexec", "-q", "-hdr-log", "h.log", "-threads", "2", "-seed", "7", "-backlog", "0",
             "-inflight", "5", "-connect-timeout", "3s", "-duration", "0"},
            {"-connect-rate", "2.5k", "-source-ip", "127.0.0.1-127.0.0.2"},
+           {"-url", "https://example.com:8443/a?b=1", "-method", "POST", "-body", "x", "-H",
+            "X-A:1", "-pipeline", "3", "-insecure", "-rate", "max", "-devices", "4"},
+           {"-sink", "http", "-hostname", "::1", "-port", "80", "-path", "/x", "-method", "HEAD"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
            {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
             "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
@@ -339,6 +342,43 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
   EXPECT_NE(describe_options(parse({"-msg", "0.1"})).find("--msg=0.1 "), std::string::npos);
   EXPECT_NE(describe_options(parse({"-duration", "90m"})).find("--duration=90m "),
             std::string::npos);
+}
+
+TEST(OptionsHttp, UrlSetsSinkHostPortAndTls) {
+  Options o = parse({"--url", "https://[::1]/p?q=1", "-H", "Accept: */*", "--body", "hi"});
+  EXPECT_EQ(o.sink, "http");
+  EXPECT_EQ(o.hostname, "::1");
+  EXPECT_EQ(o.port, 443);
+  EXPECT_TRUE(o.tls.enabled);
+  EXPECT_FALSE(o.tls.insecure);
+  EXPECT_EQ(o.http.target, "/p?q=1");
+  ASSERT_EQ(o.http.headers.size(), 1u);
+  EXPECT_EQ(o.payload, 2u);  // the body's size stands where other sinks show the payload
+  EXPECT_EQ(parse({"--url", "http://h.example/"}).port, 80);
+  EXPECT_FALSE(parse({"--url", "http://h.example:8080"}).tls.enabled);
+}
+
+TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
+  EXPECT_TRUE(parse({"--url", "http://h/", "--rate", "max"}).closed_loop);
+  EXPECT_TRUE(parse({"--echo", "--rate", "max"}).closed_loop);
+  EXPECT_EQ(error_of({"--rate", "max"}),
+            "--rate max: needs replies to pace it: use --sink http or --echo");
+  EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
+}
+
+TEST(OptionsHttp, ErrorsNameTheirFlag) {
+  EXPECT_EQ(error_of({"--url", "gopher://h/"}),
+            "--url: unsupported scheme \"gopher\" (accepted: http, https), got \"gopher://h/\"");
+  EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
+  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http)");
+  EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
+            "--ca-file and --insecure need TLS: use an https:// URL or --tls");
+  EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
+            "--body: a HEAD request has no body");
+  EXPECT_EQ(error_of({"--url", "http://h/", "-H", "X: a\r\nY: b"}),
+            "--header: control character in the value of \"X\"");
+  EXPECT_EQ(error_of({"--url", "http://h/", "--body", "a", "--body-file", "f"}),
+            "--body and --body-file are exclusive: give one");
 }
 
 }  // namespace

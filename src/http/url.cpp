@@ -1,0 +1,92 @@
+#include "http/url.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "http/syntax.hpp"
+
+namespace lt::http {
+
+namespace {
+// Visible ASCII only: a space or control byte would split or corrupt the request line.
+bool valid_target(std::string_view t) {
+  return std::all_of(t.begin(), t.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+}  // namespace
+
+std::optional<Url> parse_url(std::string_view text, std::string& why) {
+  Url url;
+  const auto sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    why = "expected http://host[:port]/path or https://...";
+    return std::nullopt;
+  }
+  const std::string_view scheme = text.substr(0, sep);
+  if (iequals(scheme, "https")) {
+    url.tls = true;
+  } else if (!iequals(scheme, "http")) {
+    why = "unsupported scheme \"" + std::string(scheme) + "\" (accepted: http, https)";
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(sep + 3);
+  if (const auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  const auto path_at = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, path_at);
+  std::string_view target = path_at == std::string_view::npos ? "" : rest.substr(path_at);
+  if (authority.find('@') != std::string_view::npos) {
+    why = "user info in the URL is not accepted (use -H 'Authorization: ...')";
+    return std::nullopt;
+  }
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      why = "unterminated IPv6 address";
+      return std::nullopt;
+    }
+    url.host = std::string(authority.substr(1, close - 1));
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        why = "unexpected text after the IPv6 address";
+        return std::nullopt;
+      }
+      port_text = after.substr(1);
+      if (port_text.empty()) port_text = "-";  // "host:" with no port is an error below
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) port_text = "-";
+    }
+  }
+  if (url.host.empty()) {
+    why = "missing host";
+    return std::nullopt;
+  }
+  url.port = url.tls ? 443 : 80;
+  if (!port_text.empty()) {
+    unsigned long v = 0;
+    const bool digits =
+        port_text.size() <= 5 && std::all_of(port_text.begin(), port_text.end(),
+                                             [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) v = std::stoul(std::string(port_text));
+    if (!digits || v < 1 || v > 65535) {
+      why = "port must be a number from 1 to 65535";
+      return std::nullopt;
+    }
+    url.port = std::uint16_t(v);
+  }
+  if (!valid_target(target)) {
+    why = "the path may hold visible ASCII only (percent-encode the rest)";
+    return std::nullopt;
+  }
+  url.target = target.empty()          ? "/"
+               : target.front() == '?' ? "/" + std::string(target)
+                                       : std::string(target);
+  return url;
+}
+
+}  // namespace lt::http

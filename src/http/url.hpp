@@ -1,0 +1,22 @@
+#pragma once
+// Parses the target URL of the HTTP sink: http[s]://host[:port][/path][?query]. Only what a load
+// target needs; user info is refused (credentials belong in -H or files, not in a URL that is
+// printed in reports), and the fragment is dropped as a browser would.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lt::http {
+
+struct Url {
+  bool tls = false;
+  std::string host;  // without brackets for IPv6
+  std::uint16_t port = 0;
+  std::string target;  // request-target: path and query, at least "/"
+};
+
+// On failure returns nullopt and sets `why` to a short reason ("missing host", ...).
+std::optional<Url> parse_url(std::string_view text, std::string& why);
+
+}  // namespace lt::http
