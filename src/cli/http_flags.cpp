@@ -146,17 +146,17 @@ void validate_http(Flags& f, Options& o) {
 std::string describe_http(const Options& o) {
   std::string s;
   if (o.sink == "http") {
-    s += fmt::format(" --path={} --method={} --pipeline={}", o.http.target, o.http.method,
-                     o.http.pipeline);
+    s += fmt::format(" {} --method={} --pipeline={}", shell_word("--path=" + o.http.target),
+                     o.http.method, o.http.pipeline);
     for (const auto& h : o.http.headers) s += " " + shell_word("--header=" + h);
     if (!o.http.body_file.empty()) {
-      s += " --body-file=" + o.http.body_file;
+      s += " " + shell_word("--body-file=" + o.http.body_file);
     } else if (!o.http.body.empty()) {
       s += " " + shell_word("--body=" + o.http.body);
     }
   }
   if (o.tls.enabled) s += " --tls";
-  if (!o.tls.ca_file.empty()) s += " --ca-file=" + o.tls.ca_file;
+  if (!o.tls.ca_file.empty()) s += " " + shell_word("--ca-file=" + o.tls.ca_file);
   if (o.tls.insecure) s += " --insecure";
   return s;
 }

@@ -97,6 +97,19 @@ std::uint64_t resident_kib() {
   return resident * std::uint64_t(sysconf(_SC_PAGESIZE)) / 1024;
 }
 
+// Peak resident set of this program (VmHWM). Not getrusage's ru_maxrss: that survives exec, so
+// a tool started by a big parent (a Python test runner) would report the parent's peak.
+std::uint64_t peak_resident_kib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib;
+}
+
 IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos update) {
   IntervalPoint p;
   p.index = r.index;
@@ -234,7 +247,7 @@ int run_load(const Options& o) {
   if (run.phase_connects > 0) run.phase_connect_span = last - first;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  run.max_rss_kib = std::uint64_t(usage.ru_maxrss);
+  run.max_rss_kib = peak_resident_kib();
   run.cpu_seconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                     double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 

@@ -55,6 +55,10 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
       if (port_text.empty()) port_text = "-";  // "host:" with no port is an error below
     }
   } else {
+    if (authority.find(':') != authority.rfind(':')) {
+      why = "an IPv6 address needs brackets: http://[::1]:8080/";
+      return std::nullopt;
+    }
     const auto colon = authority.rfind(':');
     url.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) {

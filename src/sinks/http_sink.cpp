@@ -18,6 +18,10 @@ namespace lt {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+// Unwritten request bytes a connection may hold before it says Busy (beyond one request), so a
+// server that stops reading big bodies pushes requests back into the counted backlog instead
+// of into memory; and the written prefix that is worth compacting away.
+constexpr std::size_t kMaxBuffered = 256 * 1024;
 
 // A request the connection has taken, until its response. `end` is the stream offset just past
 // its last byte, so "wholly written" is a comparison with the bytes written so far.
@@ -58,10 +62,13 @@ struct HttpConn final : IoHandler {
   std::uint32_t device;
   int fd = -1;
   State state = State::Idle;
-  bool want_write = false;  // EPOLLOUT registered: the kernel (or TLS) cannot take more now
-  bool dirty = false;       // in the sink's flush list
-  bool owe_ready = false;   // said Busy: the worker is told once a slot frees
-  bool settled = false;     // first connection attempt ended
+  bool out_registered = false;    // EPOLLOUT is in the epoll interest
+  bool write_waits = false;       // a write stopped until the socket is writable
+  bool write_waits_read = false;  // TLS: a write stopped until the socket is readable
+  bool read_waits_write = false;  // TLS: a read stopped until the socket is writable
+  bool dirty = false;             // in the sink's flush list
+  bool owe_ready = false;         // said Busy: the worker is told once a slot frees
+  bool settled = false;           // first connection attempt ended
   bool ever_connected = false;
   unsigned attempt = 0;
   std::uint64_t generation = 0;           // stale timers compare against it
@@ -69,11 +76,14 @@ struct HttpConn final : IoHandler {
   std::size_t out_at = 0;                 // of which already written
   std::uint64_t queued = 0, written = 0;  // stream offsets since the connection began
   PendingRing pending;
-  std::uint32_t stamped = 0;   // pending requests whose send time is set
-  std::uint32_t recorded = 0;  // pending requests counted as sent (wholly written)
+  std::uint32_t stamped = 0;    // pending requests whose send time is set
+  std::uint32_t recorded = 0;   // pending requests counted as sent (wholly written)
+  std::uint64_t responses = 0;  // completed on this connection: a close before any is an error
   http::ResponseParser parser;
   std::unique_ptr<TlsSession> tls;
   Nanos connect_began = 0, connected_at = 0, handshake_began = 0;
+
+  bool write_stopped() const { return write_waits || write_waits_read; }
 
   void on_io(std::uint32_t events, Nanos now) override;
 };
@@ -91,7 +101,10 @@ class HttpSink final : public Sink {
     conns_.reserve(c.device_ids.size());
     for (std::uint32_t i = 0; i < c.device_ids.size(); ++i)
       conns_.emplace_back(this, i, std::uint32_t(c.device_ids[i]), c.options.http.pipeline);
-    sweep_every_ = std::max<Nanos>(c.options.timeout / 4, kMilli);
+    // One sweep enforces --timeout and --connect-timeout for every connection: no timer per
+    // request or per connection attempt (a reconnect storm would fill the timer heap).
+    sweep_every_ =
+        std::max<Nanos>(std::min(c.options.timeout, c.options.connect_timeout) / 8, kMilli);
   }
   ~HttpSink() override {
     for (auto& conn : conns_) close_fd(conn);
@@ -110,7 +123,8 @@ class HttpSink final : public Sink {
   Offer offer(std::uint32_t local, std::uint64_t, Nanos intended, Nanos) override {
     HttpConn& conn = conns_[local];
     if (conn.state != HttpConn::State::Connected) return Offer::Down;
-    if (conn.pending.size() >= c_.options.http.pipeline) {
+    if (conn.pending.size() >= c_.options.http.pipeline ||
+        (!conn.pending.empty() && conn.out.size() - conn.out_at >= kMaxBuffered)) {
       conn.owe_ready = true;
       return Offer::Busy;
     }
@@ -130,7 +144,7 @@ class HttpSink final : public Sink {
       for (std::uint32_t local : flushing_) {
         HttpConn& conn = conns_[local];
         conn.dirty = false;
-        if (conn.state == HttpConn::State::Connected && !conn.want_write) write_out(conn, now);
+        if (conn.state == HttpConn::State::Connected && !conn.write_stopped()) write_out(conn, now);
       }
       flushing_.clear();
     }
@@ -171,10 +185,18 @@ class HttpSink final : public Sink {
   // of run, or the server's "Connection: close"), which reconnects at once unless stopping.
   void drop(HttpConn& conn, Nanos now, Counter error);
   void close_fd(HttpConn& conn);
-  void set_interest(HttpConn& conn, bool write) {
-    conn.want_write = write;
-    c_.loop.modify(conn.fd, EPOLLIN | EPOLLRDHUP | (write ? std::uint32_t(EPOLLOUT) : 0u), &conn);
+  // EPOLLIN always; EPOLLOUT only while a write or a TLS read waits for writability (level-
+  // triggered: registered on a writable socket it would fire on every turn).
+  void sync_interest(HttpConn& conn) {
+    const bool out = conn.write_waits || conn.read_waits_write;
+    if (out == conn.out_registered) return;
+    conn.out_registered = out;
+    c_.loop.modify(conn.fd, EPOLLIN | EPOLLRDHUP | (out ? std::uint32_t(EPOLLOUT) : 0u), &conn);
   }
+  // A failure of the TLS layer itself (a bad record, a refused client certificate) rather than
+  // of the socket under it.
+  Counter io_error(HttpConn& conn, TlsIo status, int err);
+  void print_tls_error(HttpConn& conn, const char* when);
   // Bytes moved by one read or write on the plain or TLS stream; 0 with `status` otherwise.
   std::size_t io(HttpConn& conn, bool write, char* data, std::size_t size, TlsIo& status, int& err);
 
@@ -207,14 +229,7 @@ void HttpSink::connect(HttpConn& conn, Nanos now) {
   conn.state = HttpConn::State::Connecting;
   ++conn.generation;
   c_.loop.add(conn.fd, EPOLLOUT, &conn);
-  const std::uint64_t gen = conn.generation;
-  HttpConn* p = &conn;
-  // One bound for the TCP connect and the TLS handshake together.
-  c_.loop.at(now + c_.options.connect_timeout, [this, p, gen](Nanos t) {
-    if (p->generation == gen &&
-        (p->state == HttpConn::State::Connecting || p->state == HttpConn::State::Handshaking))
-      drop(*p, t, Counter::ErrConnectTimeout);
-  });
+  conn.out_registered = true;
 }
 
 void HttpSink::handle(HttpConn& conn, std::uint32_t events, Nanos now) {
@@ -229,15 +244,20 @@ void HttpSink::handle(HttpConn& conn, std::uint32_t events, Nanos now) {
     default:
       break;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+  const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  const bool writable = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+  // Each stopped operation is retried on the event it waits for (TLS may need the other one).
+  if (readable || (writable && conn.read_waits_write)) {
+    conn.read_waits_write = false;
     read_in(conn, now);
     if (conn.fd < 0) return;
   }
-  // TLS may need to read before it can write again, so any event retries a waiting write.
-  if (conn.want_write && conn.out_at < conn.out.size()) {
-    set_interest(conn, false);
+  if ((writable && conn.write_waits) || (readable && conn.write_waits_read)) {
+    conn.write_waits = conn.write_waits_read = false;
     write_out(conn, now);
+    if (conn.fd < 0) return;
   }
+  sync_interest(conn);
 }
 
 void HttpSink::connect_done(HttpConn& conn) {
@@ -259,23 +279,38 @@ void HttpSink::connect_done(HttpConn& conn) {
 }
 
 void HttpSink::step_handshake(HttpConn& conn, Nanos now) {
-  switch (conn.tls->handshake()) {
+  const TlsIo status = conn.tls->handshake();
+  switch (status) {
     case TlsIo::Done:
       c_.recorder.handshake.record(c_.clock.now() - conn.handshake_began);
       become_ready(conn, now);
       return;
     case TlsIo::WantRead:
-      set_interest(conn, false);
-      return;
     case TlsIo::WantWrite:
-      set_interest(conn, true);
+      // The handshake is retried on any event; EPOLLOUT only while it must write.
+      conn.read_waits_write = status == TlsIo::WantWrite;
+      sync_interest(conn);
       return;
     default:
-      if (!g_tls_error_printed.exchange(true))
-        fmt::print(stderr, "load-tester: TLS handshake with {}:{} failed: {}\n",
-                   c_.options.hostname, c_.options.port, conn.tls->error());
+      print_tls_error(conn, "handshake");
       drop(conn, now, Counter::ErrTls);
   }
+}
+
+void HttpSink::print_tls_error(HttpConn& conn, const char* when) {
+  if (!g_tls_error_printed.exchange(true))
+    fmt::print(stderr, "load-tester: TLS {} with {}:{} failed: {}\n", when, c_.options.hostname,
+               c_.options.port, conn.tls->error());
+}
+
+Counter HttpSink::io_error(HttpConn& conn, TlsIo status, int err) {
+  if (status == TlsIo::Closed) return Counter::ErrClosed;
+  if (err != 0) return classify_errno(err);
+  if (conn.tls) {
+    print_tls_error(conn, "session");
+    return Counter::ErrTls;
+  }
+  return Counter::ErrSend;
 }
 
 void HttpSink::become_ready(HttpConn& conn, Nanos now) {
@@ -289,7 +324,8 @@ void HttpSink::become_ready(HttpConn& conn, Nanos now) {
     ++settled_;
   }
   ++connected_;
-  set_interest(conn, false);
+  conn.read_waits_write = false;
+  sync_interest(conn);
   c_.events.ready(conn.local, now);
 }
 
@@ -339,16 +375,25 @@ void HttpSink::write_out(HttpConn& conn, Nanos) {
       continue;
     }
     if (status == TlsIo::WantWrite || status == TlsIo::WantRead) {
-      set_interest(conn, true);
+      (status == TlsIo::WantWrite ? conn.write_waits : conn.write_waits_read) = true;
+      sync_interest(conn);
       break;
     }
     record_written(conn);
-    drop(conn, now, status == TlsIo::Closed || err == 0 ? Counter::ErrClosed : classify_errno(err));
+    // A server that answers early and closes makes the write fail: take what it said first,
+    // so an answered request is not counted as never sent.
+    const Counter why = io_error(conn, status, err);
+    const std::uint64_t generation = conn.generation;
+    read_in(conn, now);
+    if (conn.generation == generation) drop(conn, now, why);
     return;
   }
   record_written(conn);
   if (conn.out_at == conn.out.size()) {
     conn.out.clear();
+    conn.out_at = 0;
+  } else if (conn.out_at >= kMaxBuffered) {
+    conn.out.erase(0, conn.out_at);  // a big pipeline drains slowly: keep only what is owed
     conn.out_at = 0;
   }
 }
@@ -377,14 +422,15 @@ void HttpSink::read_in(HttpConn& conn, Nanos now) {
       continue;
     }
     if (status == TlsIo::WantRead) return;
-    if (status == TlsIo::WantWrite) {  // TLS wants to write before it can read on
-      set_interest(conn, true);
+    if (status == TlsIo::WantWrite) {  // TLS must write before it can read on
+      conn.read_waits_write = true;
+      sync_interest(conn);
       return;
     }
     if (status == TlsIo::Closed) {
       peer_closed(conn, now);
     } else {
-      drop(conn, now, err == 0 ? Counter::ErrSend : classify_errno(err));
+      drop(conn, now, io_error(conn, status, err));
     }
     return;
   }
@@ -414,7 +460,9 @@ bool HttpSink::parse(HttpConn& conn, const char* data, std::size_t size, Nanos n
     complete(conn, now);
     freed = true;
     if (!keep_alive) {
-      drop(conn, now, Counter::kCount);
+      // Requests pipelined behind the last response will not be answered: sent and lost, so
+      // the close is an error; with none behind it, the server's right.
+      drop(conn, now, conn.pending.empty() ? Counter::kCount : Counter::ErrClosed);
       return false;
     }
     conn.parser.expect(head_);
@@ -438,6 +486,7 @@ void HttpSink::complete(HttpConn& conn, Nanos now) {
   }
   if (conn.stamped > 0) --conn.stamped;
   c_.recorder.completed(p.intended, p.sent, now);
+  ++conn.responses;
   const int status = conn.parser.response().status;
   if (status >= 200 && status < 600)
     c_.recorder.count(Counter(std::size_t(Counter::Status2xx) + std::size_t(status / 100 - 2)));
@@ -449,15 +498,23 @@ void HttpSink::peer_closed(HttpConn& conn, Nanos now) {
   if (!conn.pending.empty() && conn.parser.close() == http::ResponseParser::Result::Done) {
     complete(conn, now);
   }
-  // Closing an idle keep-alive connection is the server's right; with requests unanswered it
-  // is an error.
-  drop(conn, now, conn.pending.empty() ? Counter::kCount : Counter::ErrClosed);
+  // Closing an idle keep-alive connection is the server's right. With requests unanswered, or
+  // before answering anything (a server out of connections accepts and closes), it is an error
+  // and the reconnect backs off.
+  const bool idle_close = conn.pending.empty() && conn.responses > 0;
+  drop(conn, now, idle_close ? Counter::kCount : Counter::ErrClosed);
 }
 
 void HttpSink::sweep(Nanos now) {
   if (stopped_) return;
   const Nanos timeout = c_.options.timeout;
   for (auto& conn : conns_) {
+    // One bound for the TCP connect and the TLS handshake together.
+    if ((conn.state == HttpConn::State::Connecting || conn.state == HttpConn::State::Handshaking) &&
+        now - conn.connect_began >= c_.options.connect_timeout) {
+      drop(conn, now, Counter::ErrConnectTimeout);
+      continue;
+    }
     if (conn.state != HttpConn::State::Connected || conn.pending.empty()) continue;
     const Pending& oldest = conn.pending[0];
     // A request still in our buffer (the server stopped reading) ages from its intended time.
@@ -494,7 +551,9 @@ void HttpSink::drop(HttpConn& conn, Nanos now, Counter error) {
   conn.out.clear();
   conn.out_at = 0;
   conn.queued = conn.written = 0;
-  conn.want_write = false;
+  conn.out_registered = conn.write_waits = conn.write_waits_read = conn.read_waits_write = false;
+  conn.owe_ready = false;  // the reconnect's ready() tells the worker
+  conn.responses = 0;
   conn.state = HttpConn::State::Idle;
   ++conn.generation;
   if (!conn.settled) {

@@ -201,3 +201,76 @@ def test_ca_file_without_certificates_is_a_usage_error(tmp):
     r = subprocess.run([BINARY, "--url", f"https://127.0.0.1:{free_port()}/", "--ca-file", bad,
                         "--noexec"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--ca-file" in r.stderr, r.stderr
+
+
+def test_close_with_pipelined_requests_behind_it_is_an_error(tmp, nginx):
+    # nginx answers /close with "Connection: close": requests pipelined behind that response
+    # were sent and will never be answered. They must show as lost with an error, not vanish.
+    run = run_tool(tmp, ["--url", nginx.url("/close"), "--devices", "4", "--rate", "max",
+                         "--pipeline", "4", "--duration", "1s", "--quiet"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert c["completed"] == nginx.access_count(at_least=c["completed"])
+    assert c["completed"] + c["lost"] + c["missed"] == c["sent"] + c["missed"]
+    assert c["lost"] > 0 and c["err_closed"] > 0 and c["disconnects"] > 0
+
+
+class AcceptAndClose:
+    """A server that accepts every connection and closes it at once, as a server out of
+    connections (or a misconfigured proxy) does."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_server_that_closes_at_once_gets_backoff_not_a_storm(tmp):
+    server = AcceptAndClose()
+    try:
+        run = run_tool(tmp, ["--sink", "http", "--port", str(server.port), "--devices", "2",
+                             "--msg", "1", "--duration", "2s", "--quiet"], timeout=30)
+    finally:
+        server.close()
+    c = run.counters
+    assert c["err_closed"] >= 2
+    # Capped exponential backoff from 50 ms: ~10 attempts per device in 2 s, not thousands.
+    assert c["connects"] <= 60, c
+    assert c["completed"] == 0 and c["sent"] + c["missed"] == 4
+
+
+def test_server_that_never_reads_big_bodies_bounds_memory(tmp):
+    import socket
+    body = f"{tmp}/big.bin"
+    with open(body, "wb") as f:
+        f.write(b"x" * (1 << 20))
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(16)  # accepted by the kernel, never read: the tool's writes back up
+    try:
+        run = run_tool(tmp, ["--sink", "http", "--port", str(sink.getsockname()[1]), "--method",
+                             "POST", "--body-file", body, "--pipeline", "64", "--rate", "max",
+                             "--duration", "2s", "--timeout", "10s", "--quiet"], timeout=60)
+    finally:
+        sink.close()
+    assert run.returncode in (0, 1), run.stderr
+    # 64 pipelined 1 MiB requests would be 64 MiB in our buffer; it is bounded by 256 KiB
+    # beyond one request.
+    assert run.result["run"]["max_rss_kib"] < 40 * 1024, run.result["run"]["max_rss_kib"]

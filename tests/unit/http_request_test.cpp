@@ -44,6 +44,7 @@ TEST(HttpUrl, RefusesWithAReason) {
   EXPECT_EQ(why("http://h:65536/"), "port must be a number from 1 to 65535");
   EXPECT_EQ(why("http://h:12a/"), "port must be a number from 1 to 65535");
   EXPECT_EQ(why("http://[::1/"), "unterminated IPv6 address");
+  EXPECT_EQ(why("http://::1/"), "an IPv6 address needs brackets: http://[::1]:8080/");
   EXPECT_EQ(why("http://[::1]x/"), "unexpected text after the IPv6 address");
   EXPECT_NE(why("http://user:pw@h/").find("user info"), std::string::npos);
   EXPECT_NE(why("http://h/a b").find("visible ASCII"), std::string::npos);
