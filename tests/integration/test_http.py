@@ -271,6 +271,8 @@ def test_server_that_never_reads_big_bodies_bounds_memory(tmp):
     finally:
         sink.close()
     assert run.returncode in (0, 1), run.stderr
+    assert run.counters["sent"] >= 1 and run.counters["err_timeout"] >= 1
     # 64 pipelined 1 MiB requests would be 64 MiB in our buffer; it is bounded by 256 KiB
-    # beyond one request.
-    assert run.result["run"]["max_rss_kib"] < 40 * 1024, run.result["run"]["max_rss_kib"]
+    # beyond one request. (Sanitizer builds add their own tens of MiB: checked normally only.)
+    if not SANITIZED:
+        assert run.result["run"]["max_rss_kib"] < 40 * 1024, run.result["run"]["max_rss_kib"]
