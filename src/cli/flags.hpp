@@ -20,6 +20,10 @@ namespace lt {
 // Exact and re-parseable, so describe_options() output can be pasted back as flags.
 std::string format_exact(Nanos ns);
 std::string format_exact(Rate r);
+// A flag as a shell word: quoted only when it must be, so simple flags paste back unchanged.
+std::string shell_word(const std::string& flag);
+// A whole file, for --body-file, --password-file and checks of --ca-file; false with `why`.
+bool read_text_file(const std::string& path, std::string& out, std::string& why);
 
 class Flags {
  public:

@@ -1,8 +1,5 @@
 #include "cli/http_flags.hpp"
 
-#include <fstream>
-#include <iterator>
-#include <sstream>
 #include <string_view>
 
 #include "http/syntax.hpp"
@@ -33,75 +30,33 @@ std::string check_header(const std::string& h) {
   return "";
 }
 
-bool read_file(const std::string& path, std::string& out, std::string& why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) {
-    why = "read error";
-    return false;
-  }
-  out = s.str();
-  return true;
-}
-
 void need_http(Flags& f, const Options& o, const char* name) {
   if (f.given(name) && o.sink != "http")
     throw UsageError{fmt::format("{}: only with --sink http", name)};
 }
 
-// A flag as a shell word: quoted only when it must be, so simple flags paste back unchanged.
-std::string shell_word(const std::string& flag) {
-  if (flag.find_first_of(" \t'\"\\$`!*?;&|<>(){}[]#~") == std::string::npos) return flag;
-  std::string out = "'";
-  for (char c : flag) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace
 
-void add_http_flags(Flags& f, CLI::App& app, Options& o) {
-  f.value("--url", "URL", "http[s]://host[:port]/path: sets --sink http, host, port and TLS");
+void add_http_flags(Flags& f) {
   f.value("--path", "PATH", "http: request path and query [/]");
   f.value("--method", "METHOD", "http: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE [GET]");
   f.repeated("-H,--header", "'NAME: VALUE'", "http: request header, repeatable");
   f.value("--body", "TEXT", "http: request body");
   f.value("--body-file", "FILE", "http: request body read from a file");
   f.value("--pipeline", "N", "http: requests in flight per connection, 1..1024 [1]");
-  f.value("--ca-file", "FILE", "TLS: trust these CA certificates (PEM) instead of the system's");
-  app.add_flag("--tls", o.tls.enabled, "connect with TLS (implied by https:// URLs)");
-  app.add_flag("--insecure", o.tls.insecure, "TLS: do not verify the server's certificate");
 }
 
 void validate_http(Flags& f, Options& o) {
-  if (f.given("--url")) {
-    if (!f.given("--sink")) o.sink = "http";
-    if (f.given("--hostname") || f.given("--port") || f.given("--path"))
-      throw UsageError{"--url: give either --url or --hostname/--port/--path, not both"};
-    std::string why;
-    auto url = http::parse_url(f.raw("--url"), why);
-    if (!url) throw UsageError{fmt::format("--url: {}, got \"{}\"", why, f.raw("--url"))};
-    o.hostname = url->host;
-    o.port = url->port;
-    o.http.target = url->target;
-    o.tls.enabled = o.tls.enabled || url->tls;
-  }
-  for (const char* name :
-       {"--url", "--path", "--method", "--header", "--body", "--body-file", "--pipeline"})
+  for (const char* name : {"--path", "--method", "--header", "--body", "--body-file", "--pipeline"})
     need_http(f, o, name);
-  for (const char* name : {"--tls", "--ca-file", "--insecure"})
-    if (f.given(name) && o.sink != "http")
-      throw UsageError{fmt::format("{}: only with a sink that speaks TLS (http)", name)};
   if (o.sink != "http") return;
 
   if (f.given("--payload"))
     throw UsageError{
         "--payload: not used by --sink http; give the body with --body or --body-file"};
   if (o.echo) throw UsageError{"--echo: not used by --sink http (every request is answered)"};
+  if (f.given("--url") && f.given("--path"))
+    throw UsageError{"--url: give either --url or --hostname/--port/--path, not both"};
   if (f.given("--path")) {
     const std::string& p = f.raw("--path");
     std::string why;
@@ -121,7 +76,7 @@ void validate_http(Flags& f, Options& o) {
   if (f.given("--body-file")) {
     f.path("--body-file", o.http.body_file);
     std::string why;
-    if (!read_file(o.http.body_file, o.http.body, why))
+    if (!read_text_file(o.http.body_file, o.http.body, why))
       throw UsageError{fmt::format("--body-file: cannot read \"{}\": {}", o.http.body_file, why)};
   }
   if (o.http.body.size() > kMaxBody)
@@ -129,16 +84,6 @@ void validate_http(Flags& f, Options& o) {
   if (!o.http.body.empty() && (o.http.method == "HEAD" || o.http.method == "TRACE"))
     throw UsageError{fmt::format("--body: a {} request has no body", o.http.method)};
   f.count("--pipeline", o.http.pipeline, 1, 1024);
-  if (f.given("--ca-file")) {
-    f.path("--ca-file", o.tls.ca_file);
-    std::string content, why;
-    if (!read_file(o.tls.ca_file, content, why))
-      throw UsageError{fmt::format("--ca-file: cannot read \"{}\": {}", o.tls.ca_file, why)};
-  }
-  if ((f.given("--ca-file") || o.tls.insecure) && !o.tls.enabled)
-    throw UsageError{"--ca-file and --insecure need TLS: use an https:// URL or --tls"};
-  if (o.tls.insecure && !o.tls.ca_file.empty())
-    throw UsageError{"--insecure and --ca-file contradict each other: give one"};
   // Reports show the body's size where other sinks show the payload.
   o.payload = o.http.body.size();
 }
@@ -155,9 +100,6 @@ std::string describe_http(const Options& o) {
       s += " " + shell_word("--body=" + o.http.body);
     }
   }
-  if (o.tls.enabled) s += " --tls";
-  if (!o.tls.ca_file.empty()) s += " " + shell_word("--ca-file=" + o.tls.ca_file);
-  if (o.tls.insecure) s += " --insecure";
   return s;
 }
 

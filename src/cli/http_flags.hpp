@@ -1,16 +1,14 @@
 #pragma once
-// The HTTP sink's flags (--url, --method, -H, --body, ...) and the TLS flags, kept apart from the
-// engine's flags in options.cpp.
-#include <CLI/CLI.hpp>
-
+// The HTTP sink's request flags (--method, -H, --body, ...), kept apart from the engine's flags
+// in options.cpp; --url and the TLS flags are in target_flags.
 #include "cli/flags.hpp"
 
 namespace lt {
 
-void add_http_flags(Flags& flags, CLI::App& app, Options& options);
-// Runs after --sink, --hostname and --port are known; --url may set all three.
+void add_http_flags(Flags& flags);
+// Runs after validate_target(): the sink, host and port are known.
 void validate_http(Flags& flags, Options& options);
-// The HTTP and TLS part of describe_options(), each flag with a leading space.
+// The HTTP part of describe_options(), each flag with a leading space.
 std::string describe_http(const Options& options);
 
 }  // namespace lt

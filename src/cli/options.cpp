@@ -13,6 +13,7 @@
 
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
+#include "cli/target_flags.hpp"
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
 
@@ -157,7 +158,8 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--echo", o.echo, "the target echoes; measure round trips");
   app.add_flag("--noexec", o.noexec, "print the plan and exit without sending");
   app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
-  add_http_flags(f, app, o);
+  add_target_flags(f, app, o);
+  add_http_flags(f);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -191,6 +193,7 @@ void validate_run(Flags& f, Options& o) {
   }
   f.count("--port", o.port, 1, 65535);
   f.choice("--sink", o.sink, sink_names(), "sink");
+  validate_target(f, o);
   f.size("--payload", o.payload, 1, kMaxPayload);
   if (const SinkInfo* sink = find_sink(o.sink); sink && o.payload < sink->min_payload)
     throw UsageError{fmt::format("--payload: sink {} needs at least {} bytes (its header), got {}",
@@ -383,7 +386,7 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o);
+  s += describe_http(o) + describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

@@ -18,16 +18,29 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
   Url url;
   const auto sep = text.find("://");
   if (sep == std::string_view::npos) {
-    why = "expected http://host[:port]/path or https://...";
+    why = "expected scheme://host[:port]/path, e.g. http://127.0.0.1:8080/ or mqtt://broker:1883";
     return std::nullopt;
   }
+  struct Scheme {
+    std::string_view name, sink;
+    bool tls;
+    std::uint16_t port;
+  };
+  static constexpr Scheme kSchemes[] = {{"http", "http", false, 80},
+                                        {"https", "http", true, 443},
+                                        {"mqtt", "mqtt", false, 1883},
+                                        {"mqtts", "mqtt", true, 8883}};
   const std::string_view scheme = text.substr(0, sep);
-  if (iequals(scheme, "https")) {
-    url.tls = true;
-  } else if (!iequals(scheme, "http")) {
-    why = "unsupported scheme \"" + std::string(scheme) + "\" (accepted: http, https)";
+  const Scheme* known = nullptr;
+  for (const auto& k : kSchemes)
+    if (iequals(scheme, k.name)) known = &k;
+  if (!known) {
+    why = "unsupported scheme \"" + std::string(scheme) + "\" (accepted: http, https, mqtt, mqtts)";
     return std::nullopt;
   }
+  url.scheme = known->name;
+  url.sink = known->sink;
+  url.tls = known->tls;
   std::string_view rest = text.substr(sep + 3);
   if (const auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
   const auto path_at = rest.find_first_of("/?");
@@ -70,7 +83,7 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
     why = "missing host";
     return std::nullopt;
   }
-  url.port = url.tls ? 443 : 80;
+  url.port = known->port;
   if (!port_text.empty()) {
     unsigned long v = 0;
     const bool digits =

@@ -1,7 +1,8 @@
 #pragma once
-// Parses the target URL of the HTTP sink: http[s]://host[:port][/path][?query]. Only what a load
-// target needs; user info is refused (credentials belong in -H or files, not in a URL that is
-// printed in reports), and the fragment is dropped as a browser would.
+// Parses a target URL: scheme://host[:port][/path][?query] for the schemes of our sinks (http,
+// https, mqtt, mqtts). Only what a load target needs; user info is refused (credentials belong
+// in files or the environment, not in a URL that is printed in reports), and the fragment is
+// dropped as a browser would.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 namespace lt::http {
 
 struct Url {
+  std::string scheme;  // lower case
+  std::string sink;    // the sink the scheme names: "http", "mqtt"
   bool tls = false;
   std::string host;  // without brackets for IPv6
   std::uint16_t port = 0;

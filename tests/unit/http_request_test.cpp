@@ -37,7 +37,9 @@ TEST(HttpUrl, Accepts) {
 }
 
 TEST(HttpUrl, RefusesWithAReason) {
-  EXPECT_EQ(why("127.0.0.1:80"), "expected http://host[:port]/path or https://...");
+  EXPECT_EQ(
+      why("127.0.0.1:80"),
+      "expected scheme://host[:port]/path, e.g. http://127.0.0.1:8080/ or mqtt://broker:1883");
   EXPECT_EQ(why("http:///x"), "missing host");
   EXPECT_EQ(why("http://h:"), "port must be a number from 1 to 65535");
   EXPECT_EQ(why("http://h:0/"), "port must be a number from 1 to 65535");

@@ -27,8 +27,8 @@ std::string error_of(std::vector<std::string> args) {
   return "";
 }
 
-// Splits like a POSIX shell does for words, single quotes and backslashes (describe_options() quotes a flag
-// only when the shell would otherwise change it).
+// Splits like a POSIX shell does for words, single quotes and backslashes (describe_options()
+// quotes a flag only when the shell would otherwise change it).
 std::vector<std::string> split(const std::string& line) {
   std::vector<std::string> out;
   std::string word;
@@ -330,7 +330,8 @@ TEST(OptionsServe, FaultInjection) {
   EXPECT_EQ(o.faults.stall_every, 10 * kSecond);
   EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "1%"}).faults.drop, 0.01);
   EXPECT_DOUBLE_EQ(parse({"serve", "--sink", "udp", "--echo", "--drop", "0.5"}).faults.drop, 0.5);
-  EXPECT_EQ(error_of({"serve", "--delay", "2ms"}), "--delay: only with --echo or --sink http (it delays replies)");
+  EXPECT_EQ(error_of({"serve", "--delay", "2ms"}),
+            "--delay: only with --echo or --sink http (it delays replies)");
   EXPECT_EQ(error_of({"serve", "--echo", "--delay", "3ms..1ms"}),
             "--delay: expected a duration up to 1h or a range MIN..MAX (e.g. 2ms, 1ms..3ms), got "
             "\"3ms..1ms\"");
@@ -399,11 +400,12 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
 
 TEST(OptionsHttp, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--url", "gopher://h/"}),
-            "--url: unsupported scheme \"gopher\" (accepted: http, https), got \"gopher://h/\"");
+            "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts), got "
+            "\"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
-  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http)");
+  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http, mqtt)");
   EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
-            "--ca-file and --insecure need TLS: use an https:// URL or --tls");
+            "--ca-file and --insecure need TLS: use an https:// or mqtts:// URL, or --tls");
   EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
             "--body: a HEAD request has no body");
   EXPECT_EQ(error_of({"--url", "http://h/", "-H", "X: a\r\nY: b"}),

@@ -1,0 +1,65 @@
+#include "cli/target_flags.hpp"
+
+#include "http/url.hpp"
+
+namespace lt {
+
+namespace {
+bool speaks_tls(const std::string& sink) {
+  return sink == "http" || sink == "mqtt";
+}
+}  // namespace
+
+void add_target_flags(Flags& f, CLI::App& app, Options& o) {
+  f.value("--url", "URL",
+          "http[s]://host[:port]/path or mqtt[s]://host[:port]: sets the sink, host, port and "
+          "TLS");
+  f.value("--ca-file", "FILE", "TLS: trust these CA certificates (PEM) instead of the system's");
+  app.add_flag("--tls", o.tls.enabled, "connect with TLS (implied by https:// and mqtts://)");
+  app.add_flag("--insecure", o.tls.insecure, "TLS: do not verify the server's certificate");
+}
+
+void validate_target(Flags& f, Options& o) {
+  if (f.given("--url")) {
+    if (f.given("--hostname") || f.given("--port"))
+      throw UsageError{"--url: give either --url or --hostname/--port, not both"};
+    std::string why;
+    auto url = http::parse_url(f.raw("--url"), why);
+    if (!url) throw UsageError{fmt::format("--url: {}, got \"{}\"", why, f.raw("--url"))};
+    if (f.given("--sink") && o.sink != url->sink)
+      throw UsageError{fmt::format("--url: a {}:// URL is for --sink {}, not {}", url->scheme,
+                                   url->sink, o.sink)};
+    if (url->sink != "http" && url->target != "/")
+      throw UsageError{
+          fmt::format("--url: a {}:// URL has no path, got \"{}\"", url->scheme, f.raw("--url"))};
+    o.sink = url->sink;
+    o.hostname = url->host;
+    o.port = url->port;
+    o.http.target = url->target;
+    o.tls.enabled = o.tls.enabled || url->tls;
+  }
+  for (const char* name : {"--tls", "--ca-file", "--insecure"})
+    if (f.given(name) && !speaks_tls(o.sink))
+      throw UsageError{fmt::format("{}: only with a sink that speaks TLS (http, mqtt)", name)};
+  if (f.given("--ca-file")) {
+    f.path("--ca-file", o.tls.ca_file);
+    std::string content, why;
+    if (!read_text_file(o.tls.ca_file, content, why))
+      throw UsageError{fmt::format("--ca-file: cannot read \"{}\": {}", o.tls.ca_file, why)};
+  }
+  if ((f.given("--ca-file") || o.tls.insecure) && !o.tls.enabled)
+    throw UsageError{
+        "--ca-file and --insecure need TLS: use an https:// or mqtts:// URL, or --tls"};
+  if (o.tls.insecure && !o.tls.ca_file.empty())
+    throw UsageError{"--insecure and --ca-file contradict each other: give one"};
+}
+
+std::string describe_target(const Options& o) {
+  std::string s;
+  if (o.tls.enabled) s += " --tls";
+  if (!o.tls.ca_file.empty()) s += " " + shell_word("--ca-file=" + o.tls.ca_file);
+  if (o.tls.insecure) s += " --insecure";
+  return s;
+}
+
+}  // namespace lt
