@@ -1,0 +1,112 @@
+#pragma once
+// The connection machinery of the sinks that speak a protocol over TCP or TLS (http, mqtt):
+// non-blocking connect, the TLS handshake, a write buffer drained as the socket allows, reads
+// handed to the protocol, epoll interest, connect timeouts by one periodic sweep, and close
+// with capped backoff. A protocol derives from StreamClient, keeps its own per-connection state
+// in a vector beside conns_ (same index), and implements the hooks.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/tls.hpp"
+#include "sinks/sink.hpp"
+
+namespace lt {
+
+class StreamClient;
+
+struct StreamConn final : IoHandler {
+  enum class State : std::uint8_t { Idle, Connecting, Handshaking, Open };
+  StreamConn(StreamClient* o, std::uint32_t i, std::uint64_t d) : owner(o), index(i), device(d) {}
+  StreamClient* owner;
+  std::uint32_t index;
+  std::uint64_t device;  // picks the --source-ip
+  int fd = -1;
+  State state = State::Idle;
+  bool ready = false;             // the protocol said the connection can carry messages
+  bool out_registered = false;    // EPOLLOUT is in the epoll interest
+  bool write_waits = false;       // a write stopped until the socket is writable
+  bool write_waits_read = false;  // TLS: a write stopped until the socket is readable
+  bool read_waits_write = false;  // TLS: a read stopped until the socket is writable
+  bool dirty = false;             // in the flush list
+  bool settled = false;           // first connection attempt ended, either way
+  bool ever_ready = false;
+  unsigned attempt = 0;          // reconnect backoff step
+  std::uint64_t generation = 0;  // stale timers compare against it
+  std::string out;               // bytes not yet written
+  std::size_t out_at = 0;        // of which already written
+  std::uint64_t written = 0;     // stream bytes written since the connection opened
+  std::unique_ptr<TlsSession> tls;
+  Nanos connect_began = 0, opened_at = 0, handshake_began = 0, ready_at = 0;
+
+  bool write_stopped() const { return write_waits || write_waits_read; }
+  void on_io(std::uint32_t events, Nanos now) override;
+};
+
+class StreamClient : public Sink {
+ public:
+  // `connections` may exceed the devices (MQTT subscribers): connection i >= devices uses
+  // `extra_device_base + i` for its source address. `sweep_every` bounds timeout resolution.
+  StreamClient(SinkContext& c, std::size_t connections, Nanos sweep_every);
+  ~StreamClient() override;
+
+  std::uint32_t connected() const override { return ready_; }
+  std::uint32_t settled() const override { return settled_; }
+  void flush(Nanos now) override;
+
+  void handle(StreamConn& conn, std::uint32_t events, Nanos now);
+
+ protected:
+  // TCP (and TLS) is up: HTTP is ready at once, MQTT sends its CONNECT first.
+  virtual void on_open(StreamConn& conn, Nanos now) = 0;
+  // Bytes read; false once the hook closed the connection.
+  virtual bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) = 0;
+  // `conn.written` advanced; `began` is when the write began (the actual send).
+  virtual void on_written(StreamConn& conn, Nanos began) = 0;
+  // The peer closed its side: the hook decides between a clean close and an error.
+  virtual void on_peer_closed(StreamConn& conn, Nanos now) = 0;
+  // The connection is being closed: count what is outstanding, reset the protocol's state.
+  virtual void on_close(StreamConn& conn, Nanos now, bool clean) = 0;
+  // Each sweep, for every ready connection: reply deadlines, keep-alives.
+  virtual void on_sweep(StreamConn&, Nanos) {}
+
+  void open_conn(StreamConn& conn, Nanos now);
+  // The protocol's handshake is done (HTTP: at open; MQTT: CONNACK accepted).
+  void mark_ready(StreamConn& conn, Nanos now);
+  void mark_dirty(StreamConn& conn);
+  void write_out(StreamConn& conn, Nanos now);
+  // Closes after a failure (counted; reconnect with backoff) or, with Counter::kCount, cleanly
+  // (reconnect at once). Nothing reconnects once stopping.
+  void close(StreamConn& conn, Nanos now, Counter error);
+  void stop_all(Nanos now);
+  bool stopping() const { return stopped_; }
+  // Prints the first TLS (or protocol) failure of the process once, as it happens: the reason
+  // is what a user needs to fix a run that every device would otherwise only count.
+  void print_first_error(const char* what, const std::string& why) const;
+
+  SinkContext& c_;
+  std::vector<StreamConn> conns_;
+
+ private:
+  void connect_done(StreamConn& conn);
+  void step_handshake(StreamConn& conn, Nanos now);
+  void read_in(StreamConn& conn, Nanos now);
+  void sweep(Nanos now);
+  void sync_interest(StreamConn& conn);
+  void close_fd(StreamConn& conn);
+  Counter io_error(StreamConn& conn, TlsIo status, int err);
+  std::size_t io(StreamConn& conn, bool write, char* data, std::size_t size, TlsIo& status,
+                 int& err);
+
+  std::unique_ptr<TlsContext> tls_;
+  std::vector<std::uint32_t> dirty_, flushing_;
+  std::vector<char> rbuf_;
+  std::uint32_t ready_ = 0, settled_ = 0;
+  std::uint64_t rng_;
+  Nanos sweep_every_;
+  bool sweeping_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace lt
