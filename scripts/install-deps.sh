@@ -6,6 +6,12 @@
 # On Debian 12 the `nginx` package itself holds the binary, built with the stub_status and ssl
 # modules compiled in; nginx-light/-core/-full only add module packages on top of it. wrk is the
 # reference HTTP load generator of the benchmark; openssl makes the test CA and certificates.
+#
+# mosquitto is the MQTT broker the mqtt-sink tests start the same way, one private instance on
+# free loopback ports with its own config (tests/integration/mosquitto.py); mosquitto-clients
+# brings mosquitto_sub/mosquitto_pub, which those tests read $SYS counters and subscribe with.
+# Like nginx, its postinst would start a system broker (on port 1883): the policy-rc.d below
+# forbids that too.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -13,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest procps
   nginx openssl wrk
+  mosquitto mosquitto-clients
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -21,9 +28,10 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  # nginx's postinst would start a system nginx on port 80. Nothing here needs it, so while
-  # installing, a policy-rc.d (honoured by invoke-rc.d and deb-systemd-invoke) forbids starting
-  # services; it is removed afterwards unless the machine already had one.
+  # nginx's and mosquitto's postinsts would start a system nginx on port 80 and a system broker
+  # on port 1883. Nothing here needs them, so while installing, a policy-rc.d (honoured by
+  # invoke-rc.d and deb-systemd-invoke) forbids starting services; it is removed afterwards
+  # unless the machine already had one.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     trap '$SUDO rm -f "$policy"' EXIT

@@ -13,6 +13,7 @@
 
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
+#include "cli/mqtt_flags.hpp"
 #include "cli/target_flags.hpp"
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
@@ -160,6 +161,7 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
   add_target_flags(f, app, o);
   add_http_flags(f);
+  add_mqtt_flags(f, app, o);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -202,8 +204,11 @@ void validate_run(Flags& f, Options& o) {
   if (o.sink == "udp" && o.payload > 65507)
     throw UsageError{fmt::format("--payload: sink udp takes 32 to 65507 bytes, got {}", o.payload)};
   validate_http(f, o);
-  if (o.closed_loop && o.sink != "http" && !o.echo)
-    throw UsageError{"--rate max: needs replies to pace it: use --sink http or --echo"};
+  validate_mqtt(f, o);
+  const bool replies = o.sink == "http" || o.echo || (o.sink == "mqtt" && o.mqtt.qos > 0);
+  if (o.closed_loop && !replies)
+    throw UsageError{
+        "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 or 2"};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -386,7 +391,7 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_target(o);
+  s += describe_http(o) + describe_mqtt(o) + describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

@@ -36,6 +36,22 @@ struct HttpOptions {
   std::uint32_t pipeline = 1;  // requests in flight per connection
 };
 
+// The MQTT sink (--sink mqtt). The password comes from --password-file or $LT_PASSWORD, never
+// from the command line, and is never printed.
+struct MqttOptions {
+  int version = 4;  // protocol level: 4 = 3.1.1, 5 = 5.0
+  std::uint8_t qos = 0;
+  bool retain = false;
+  std::string topic = "load-tester/{device}";
+  std::string client_id = "lt-{rank}-{device}";
+  bool persistent = false;  // keep the session: clean session (start) off
+  Nanos keepalive = 60 * kSecond;
+  std::string username;
+  std::string password;
+  std::string password_file;
+  std::uint32_t subscribers = 0;  // end-to-end receivers inside the tool
+};
+
 // TLS for the sinks that speak it. Verification is on unless --insecure.
 struct TlsOptions {
   bool enabled = false;
@@ -64,6 +80,7 @@ struct Options {
   std::uint16_t port = 18000;
   bool echo = false;  // target echoes; measure round trips
   HttpOptions http;
+  MqttOptions mqtt;
   TlsOptions tls;
 
   // Engine

@@ -23,7 +23,9 @@ enum class Counter : std::uint8_t {
   Status3xx,
   Status4xx,
   Status5xx,
-  ErrRefused,  // connect: refused by the target
+  E2eReceived,    // subscribers: messages received (first copy)
+  E2eDuplicates,  // subscribers: a copy seen again
+  ErrRefused,     // connect: refused by the target
   ErrConnectTimeout,
   ErrUnreachable,  // connect: no route, network down, address unavailable
   ErrReset,        // connection reset by peer
@@ -32,6 +34,7 @@ enum class Counter : std::uint8_t {
   ErrMalformed,    // echo: a reply that does not parse
   ErrTimeout,      // http: no response within --timeout (the connection is closed)
   ErrTls,          // TLS handshake failed (certificate verification among the causes)
+  ErrBroker,       // the broker refused: CONNACK or SUBACK code, a 5.0 reason code, DISCONNECT
   kCount
 };
 
@@ -52,6 +55,8 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "status_3xx",
     "status_4xx",
     "status_5xx",
+    "e2e_received",
+    "e2e_duplicates",
     "err_refused",
     "err_connect_timeout",
     "err_unreachable",
@@ -60,7 +65,10 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "err_send",
     "err_malformed",
     "err_timeout",
-    "err_tls"};
+    "err_tls",
+    "err_broker"};
+// Every counter has a name: a missing one would be an empty key in reports.
+static_assert(!kCounterNames.back().empty());
 
 struct Counters {
   std::array<std::uint64_t, std::size_t(Counter::kCount)> v{};

@@ -1,5 +1,5 @@
 #pragma once
-// What one worker measures during one reporting interval: counters and five histograms.
+// What one worker measures during one reporting interval: counters and six histograms.
 // Owned by a single thread; the worker hands whole intervals to the reporter (see Mailbox).
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +17,7 @@ struct Recorder {
   HdrHistogram lateness;   // intended send time -> actual send
   HdrHistogram connect;    // connection attempt begun -> established
   HdrHistogram handshake;  // TLS: established -> handshake done
+  HdrHistogram e2e;        // subscribers: intended send time -> received by a subscriber
   // When the first and the last connection of the interval were established (connect rate).
   Nanos first_connect = INT64_MAX, last_connect = INT64_MIN;
 
@@ -44,6 +45,7 @@ struct Recorder {
     lateness.add(o.lateness);
     connect.add(o.connect);
     handshake.add(o.handshake);
+    e2e.add(o.e2e);
     first_connect = std::min(first_connect, o.first_connect);
     last_connect = std::max(last_connect, o.last_connect);
   }
@@ -54,6 +56,7 @@ struct Recorder {
     lateness.reset();
     connect.reset();
     handshake.reset();
+    e2e.reset();
     first_connect = INT64_MAX;
     last_connect = INT64_MIN;
   }

@@ -55,6 +55,16 @@ json result_to_json(const RunResult& run) {
                   {"threads", run.workers},
                   {"tls", o.tls.enabled},
                   {"tls_verify", o.tls.enabled && !o.tls.insecure}};
+  if (o.sink == "mqtt")
+    options["mqtt"] = {{"version", o.mqtt.version == 5 ? "5" : "3.1.1"},
+                       {"qos", o.mqtt.qos},
+                       {"retain", o.mqtt.retain},
+                       {"topic", o.mqtt.topic},
+                       {"client_id", o.mqtt.client_id},
+                       {"persistent", o.mqtt.persistent},
+                       {"keepalive_ns", o.mqtt.keepalive},
+                       {"username", o.mqtt.username},
+                       {"subscribers", o.mqtt.subscribers}};
   if (o.sink == "http")
     options["http"] = {{"method", o.http.method},
                        {"target", o.http.target},
@@ -106,7 +116,8 @@ json result_to_json(const RunResult& run) {
                 {"service", histogram_to_json(run.total.service)},
                 {"lateness", histogram_to_json(run.total.lateness)},
                 {"connect", histogram_to_json(run.total.connect)},
-                {"tls_handshake", histogram_to_json(run.total.handshake)}}},
+                {"tls_handshake", histogram_to_json(run.total.handshake)},
+                {"e2e", histogram_to_json(run.total.e2e)}}},
               {"intervals", intervals}};
 }
 

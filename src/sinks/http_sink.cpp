@@ -28,7 +28,6 @@ struct HttpState {
   Ring<Pending> pending;        // at most --pipeline
   std::uint32_t stamped = 0;    // pending requests whose send time is set
   std::uint32_t recorded = 0;   // pending requests counted as sent (wholly written)
-  std::uint64_t queued = 0;     // stream offset after the last request taken
   std::uint64_t responses = 0;  // on this connection: a close before any is an error
   bool owe_ready = false;       // said Busy: the worker is told once a slot frees
   http::ResponseParser parser;
@@ -55,8 +54,7 @@ class HttpSink final : public StreamClient {
       return Offer::Busy;
     }
     conn.out += request_;
-    h.queued += request_.size();
-    h.pending.push({intended, -1, h.queued});
+    h.pending.push({intended, -1, conn.stream_end()});
     mark_dirty(conn);
     return Offer::Taken;
   }
@@ -108,7 +106,7 @@ class HttpSink final : public StreamClient {
     c_.recorder.count(Counter::Missed, h.pending.size() - h.recorded);
     h.pending.clear();
     h.stamped = h.recorded = 0;
-    h.queued = h.responses = 0;
+    h.responses = 0;
     h.owe_ready = false;  // the reconnect's ready() tells the worker
   }
 

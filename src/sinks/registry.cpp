@@ -3,6 +3,7 @@
 #include <array>
 
 #include "sinks/http_sink.hpp"
+#include "sinks/mqtt_sink.hpp"
 #include "sinks/tcp_sink.hpp"
 #include "sinks/udp_sink.hpp"
 #include "sinks/wire_header.hpp"
@@ -17,6 +18,8 @@ const std::array kSinks = {
              kWireHeaderSize, &make_udp_sink},
     SinkInfo{"http", "HTTP/1.1 requests on keep-alive connections (TLS with https:// URLs)", 0,
              &make_http_sink},
+    SinkInfo{"mqtt", "MQTT 3.1.1/5.0 publishes, QoS 0-2; --subscribers measures end-to-end latency",
+             kWireHeaderSize, &make_mqtt_sink},
 };
 }  // namespace
 

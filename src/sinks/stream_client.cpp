@@ -220,6 +220,7 @@ void StreamClient::write_out(StreamConn& conn, Nanos) {
   // The send time is read here, not taken from the loop: a flush over many connections takes a
   // while, and the protocol stamps messages not yet begun with it.
   const Nanos now = c_.clock.now();
+  before_write(conn, now);
   bool moved = false;
   while (conn.out_at < conn.out.size()) {
     TlsIo status;

@@ -41,6 +41,8 @@ struct StreamConn final : IoHandler {
   Nanos connect_began = 0, opened_at = 0, handshake_began = 0, ready_at = 0;
 
   bool write_stopped() const { return write_waits || write_waits_read; }
+  // The stream offset (since the connection opened) just past the last byte buffered.
+  std::uint64_t stream_end() const { return written - out_at + out.size(); }
   void on_io(std::uint32_t events, Nanos now) override;
 };
 
@@ -62,6 +64,8 @@ class StreamClient : public Sink {
   virtual void on_open(StreamConn& conn, Nanos now) = 0;
   // Bytes read; false once the hook closed the connection.
   virtual bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) = 0;
+  // A write is about to begin at `now`: the protocol may stamp the bytes not yet begun.
+  virtual void before_write(StreamConn&, Nanos) {}
   // `conn.written` advanced; `began` is when the write began (the actual send).
   virtual void on_written(StreamConn& conn, Nanos began) = 0;
   // The peer closed its side: the hook decides between a clean close and an error.

@@ -175,3 +175,31 @@ def nginx_tls(tmp):
     from nginx import Nginx
     with Nginx(tmp, tls=True) as server:
         yield server
+
+
+@pytest.fixture
+def mosquitto(tmp):
+    """A private mosquitto broker on a free loopback port (tests/integration/mosquitto.py),
+    anonymous clients allowed, stopped after."""
+    from mosquitto import Mosquitto
+    with Mosquitto(tmp) as broker:
+        yield broker
+
+
+@pytest.fixture
+def mosquitto_secure(tmp):
+    """The same with a password listener (mosquitto_secure.auth_port, .username, .password,
+    .password_file_for_client) and a TLS listener (.tls_port, its CA in .ca_file) too."""
+    from mosquitto import Mosquitto
+    with Mosquitto(tmp, tls=True, auth=True) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def mosquitto_module():
+    """One broker (all three listeners) for a whole test module, in a directory of its own.
+    Its $SYS counters and retained messages carry over from test to test."""
+    from mosquitto import Mosquitto
+    with tempfile.TemporaryDirectory(prefix="lt-mosquitto-") as d:
+        with Mosquitto(d, tls=True, auth=True) as broker:
+            yield broker

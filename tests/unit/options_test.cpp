@@ -394,7 +394,8 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
   EXPECT_TRUE(parse({"--url", "http://h/", "--rate", "max"}).closed_loop);
   EXPECT_TRUE(parse({"--echo", "--rate", "max"}).closed_loop);
   EXPECT_EQ(error_of({"--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http or --echo");
+            "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 "
+            "or 2");
   EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
 }
 

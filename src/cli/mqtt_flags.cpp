@@ -1,0 +1,119 @@
+#include "cli/mqtt_flags.hpp"
+
+#include <cstdlib>
+
+#include "core/template.hpp"
+
+namespace lt {
+
+namespace {
+
+constexpr Nanos kMaxKeepalive = 65535 * kSecond;  // a 16-bit count of seconds on the wire
+
+NameTemplate check_template(Flags& f, const char* name, const std::string& text) {
+  std::string why;
+  auto t = NameTemplate::parse(text, why);
+  if (!t) throw UsageError{fmt::format("{}: {}, got \"{}\"", name, why, text)};
+  return *t;
+}
+
+// A topic name that publishes may use: no wildcards, no NUL, 1..65535 bytes once expanded.
+void check_topic(const std::string& topic, const std::string& raw) {
+  if (topic.empty() || topic.size() > 65535)
+    throw UsageError{fmt::format("--topic: expected 1 to 65535 bytes, got \"{}\"", raw)};
+  if (topic.find_first_of(std::string("+#\0", 3)) != std::string::npos)
+    throw UsageError{
+        fmt::format("--topic: a publish topic cannot hold '+', '#' or NUL, got \"{}\"", raw)};
+}
+
+void need_mqtt(Flags& f, const Options& o, const char* name) {
+  if (f.given(name) && o.sink != "mqtt")
+    throw UsageError{fmt::format("{}: only with --sink mqtt", name)};
+}
+
+}  // namespace
+
+void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
+  f.value("--mqtt-version", "V", "mqtt: protocol 3.1.1 or 5 [3.1.1]");
+  f.value("--qos", "N", "mqtt: 0, 1 (until PUBACK) or 2 (until PUBCOMP) [0]");
+  f.value("--topic", "TEMPLATE", "mqtt: topic, {device} and {rank} expand [load-tester/{device}]");
+  f.value("--client-id", "TEMPLATE", "mqtt: client id template [lt-{rank}-{device}]");
+  f.value("--keepalive", "DURATION", "mqtt: keep-alive interval, 0 = off [60s]");
+  f.value("--username", "NAME", "mqtt: user name");
+  f.value("--password-file", "FILE", "mqtt: password read from a file (or set $LT_PASSWORD)");
+  f.value("--subscribers", "N",
+          "mqtt: subscriber connections inside the tool measuring end-to-end latency [0]");
+  app.add_flag("--retain", o.mqtt.retain, "mqtt: publish retained messages");
+  app.add_flag("--persistent", o.mqtt.persistent,
+               "mqtt: keep sessions (clean session off; 5.0: a one-hour session expiry)");
+}
+
+void validate_mqtt(Flags& f, Options& o) {
+  for (const char* name :
+       {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive", "--username",
+        "--password-file", "--subscribers", "--retain", "--persistent"})
+    need_mqtt(f, o, name);
+  if (o.sink != "mqtt") return;
+  MqttOptions& m = o.mqtt;
+  std::string version;
+  f.choice("--mqtt-version", version, {"3.1.1", "5"}, "MQTT version");
+  if (!version.empty()) m.version = version == "5" ? 5 : 4;
+  f.count("--qos", m.qos, 0, 2);
+  if (f.given("--topic")) m.topic = f.raw("--topic");
+  const NameTemplate topic = check_template(f, "--topic", m.topic);
+  check_topic(topic.expand(0, 0), m.topic);
+  if (f.given("--client-id")) m.client_id = f.raw("--client-id");
+  const NameTemplate id = check_template(f, "--client-id", m.client_id);
+  if (o.devices > 1 && !id.uses_device())
+    throw UsageError{
+        fmt::format("--client-id: needs {{device}} with more than one device (a broker disconnects "
+                    "duplicate ids), got \"{}\"",
+                    m.client_id)};
+  if (id.expand(0, 0).size() > 65535) f.fail("--client-id", "expected at most 65535 bytes");
+  f.duration("--keepalive", m.keepalive, 0, kMaxKeepalive);
+  if (m.keepalive % kSecond != 0)
+    f.fail("--keepalive", "expected whole seconds from 0 to 65535 (e.g. 30s, 2m)");
+  if (f.given("--username")) {
+    m.username = f.raw("--username");
+    if (m.username.empty() || m.username.size() > 65535)
+      f.fail("--username", "expected 1 to 65535 bytes");
+  }
+  if (f.given("--password-file")) {
+    f.path("--password-file", m.password_file);
+    std::string why;
+    if (!read_text_file(m.password_file, m.password, why))
+      throw UsageError{
+          fmt::format("--password-file: cannot read \"{}\": {}", m.password_file, why)};
+    // A file written by an editor or `echo` ends with a newline that is not the password's.
+    while (!m.password.empty() && (m.password.back() == '\n' || m.password.back() == '\r'))
+      m.password.pop_back();
+  } else if (const char* env = std::getenv("LT_PASSWORD"); env && !m.username.empty()) {
+    m.password = env;
+  }
+  if (!m.password.empty() && m.username.empty() && m.version == 4)
+    throw UsageError{"--password-file: MQTT 3.1.1 sends a password only with --username"};
+  f.count("--subscribers", m.subscribers, 0, 100'000);
+  if (m.subscribers > 1 && !topic.uses_device())
+    throw UsageError{fmt::format(
+        "--subscribers: more than one needs {{device}} in --topic (each subscriber takes its "
+        "share of the devices' topics), got \"{}\"",
+        m.topic)};
+  if (o.echo) throw UsageError{"--echo: not used by --sink mqtt (use --qos 1 or --subscribers)"};
+}
+
+std::string describe_mqtt(const Options& o) {
+  if (o.sink != "mqtt") return "";
+  const MqttOptions& m = o.mqtt;
+  std::string s =
+      fmt::format(" --mqtt-version={} --qos={} {} {} --keepalive={}",
+                  m.version == 5 ? "5" : "3.1.1", m.qos, shell_word("--topic=" + m.topic),
+                  shell_word("--client-id=" + m.client_id), format_exact(m.keepalive));
+  if (m.retain) s += " --retain";
+  if (m.persistent) s += " --persistent";
+  if (!m.username.empty()) s += " " + shell_word("--username=" + m.username);
+  if (!m.password_file.empty()) s += " " + shell_word("--password-file=" + m.password_file);
+  if (m.subscribers) s += fmt::format(" --subscribers={}", m.subscribers);
+  return s;
+}
+
+}  // namespace lt

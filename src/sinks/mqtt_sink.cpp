@@ -1,0 +1,471 @@
+#include "sinks/mqtt_sink.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/template.hpp"
+#include "mqtt/codec.hpp"
+#include "sinks/ring.hpp"
+#include "sinks/stream_client.hpp"
+#include "sinks/wire_header.hpp"
+
+namespace lt {
+namespace {
+
+// Unwritten bytes a connection may hold before it says Busy: a broker that stops reading pushes
+// messages back into the counted backlog instead of into memory.
+constexpr std::size_t kMaxBuffered = 256 * 1024;
+// Topic filters per SUBSCRIBE packet, so a subscriber of thousands of devices sends packets of
+// tens of KiB, not one of megabytes.
+constexpr std::size_t kFiltersPerSubscribe = 500;
+
+// A publish the connection has taken: until written (QoS 0) or acknowledged (QoS 1 and 2).
+struct Publish {
+  Nanos intended;
+  Nanos sent;
+  std::uint64_t end;  // stream offset just past its last byte
+  std::uint16_t id;
+  bool released;  // QoS 2: PUBREC came, PUBREL sent, waiting for PUBCOMP
+  bool done;      // acknowledged out of order: leaves when it reaches the front
+};
+
+struct MqttState {
+  Ring<Publish> pending;
+  std::uint32_t stamped = 0;   // pending publishes whose send time is stamped
+  std::uint32_t recorded = 0;  // pending publishes counted as sent (wholly written)
+  std::uint16_t next_id = 1;
+  std::uint32_t window = 65535;  // publishes in flight allowed (5.0 receive maximum, --inflight)
+  bool owe_ready = false;
+  bool connack = false;           // CONNACK accepted
+  Nanos last_write = 0;           // keep-alive: a PINGREQ after half the interval of silence
+  Nanos ping_since = 0;           // a PINGREQ unanswered since then (0 = none)
+  std::uint32_t subacks_due = 0;  // subscriber: SUBACKs still awaited
+  mqtt::Splitter splitter;
+};
+
+class MqttSink final : public StreamClient {
+ public:
+  explicit MqttSink(SinkContext& c)
+      : StreamClient(c, c.device_ids.size() + subscribers_on(c), sweep_period(c.options)),
+        o_(c.options.mqtt),
+        version_(o_.version == 5 ? mqtt::Version::V5 : mqtt::Version::V311),
+        payload_(c.options.payload),
+        state_(conns_.size()),
+        last_seq_(c.device_ids.size(), -1) {
+    std::string why;
+    const auto topic = NameTemplate::parse(o_.topic, why);
+    const auto client_id = NameTemplate::parse(o_.client_id, why);
+    heads_.reserve(c.device_ids.size());
+    for (std::uint64_t d : c.device_ids) {
+      topics_.push_back(topic->expand(d, 0));
+      heads_.push_back(mqtt::publish_head(version_, topics_.back(), o_.qos, o_.retain, payload_));
+    }
+    for (std::size_t i = 0; i < conns_.size(); ++i)
+      client_ids_.push_back(i < c.device_ids.size()
+                                ? client_id->expand(c.device_ids[i], 0)
+                                : client_id->expand(c.device_ids.empty() ? 0 : c.device_ids[0], 0) +
+                                      fmt::format("-sub{}", i - c.device_ids.size()));
+    if (c.device_ids.size() > 1) stride_ = c.device_ids[1] - c.device_ids[0];
+  }
+
+  std::uint32_t settled() const override {
+    // The run starts once the subscribers are listening (or gave up once): a message published
+    // before would count as lost end to end.
+    return subscribers_settled_ < conns_.size() - c_.device_ids.size() ? 0
+                                                                       : StreamClient::settled();
+  }
+
+  void open(std::uint32_t local, Nanos now) override {
+    open_conn(conns_[local], now);
+    // Subscribers open with the first device, so they are listening before the start.
+    if (local == 0)
+      for (std::size_t i = c_.device_ids.size(); i < conns_.size(); ++i) open_conn(conns_[i], now);
+  }
+
+  Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {
+    StreamConn& conn = conns_[local];
+    MqttState& m = state_[local];
+    if (!conn.ready) return Offer::Down;
+    if ((o_.qos > 0 && m.pending.size() >= m.window) ||
+        conn.out.size() - conn.out_at >= kMaxBuffered) {
+      m.owe_ready = true;
+      return Offer::Busy;
+    }
+    const mqtt::PublishHead& head = heads_[local];
+    const std::size_t at = conn.out.size();
+    conn.out.append(head.bytes);
+    std::uint16_t id = 0;
+    if (o_.qos > 0) {
+      id = m.next_id;
+      m.next_id = m.next_id == 65535 ? 1 : m.next_id + 1;
+      conn.out[at + head.id_offset] = char(id >> 8);
+      conn.out[at + head.id_offset + 1] = char(id & 0xff);
+    }
+    const std::size_t body = conn.out.size();
+    conn.out.resize(body + payload_);
+    write_wire_header(
+        reinterpret_cast<unsigned char*>(conn.out.data() + body),
+        WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
+    m.pending.push({intended, -1, conn.stream_end(), id, false, false});
+    mark_dirty(conn);
+    return Offer::Taken;
+  }
+
+  bool busy() const override {
+    for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
+      if (conns_[i].ready && !state_[i].pending.empty()) return true;
+    // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
+    return conns_.size() > c_.device_ids.size() && sent_total_ > received_total_;
+  }
+
+  void stop(Nanos now) override {
+    for (auto& conn : conns_) {
+      if (!conn.ready) continue;
+      mqtt::encode_disconnect(conn.out, version_);
+      write_out(conn, now);
+    }
+    stop_all(now);
+  }
+
+ private:
+  static std::size_t subscribers_on(const SinkContext& c) {
+    // Each worker's subscribers cover its own devices, so the drain can tell when every message
+    // of the worker was received. The total is rounded up to a multiple of the workers.
+    const std::uint64_t n = c.options.mqtt.subscribers;
+    if (n == 0 || c.device_ids.empty()) return 0;
+    const std::uint64_t workers = std::max<std::uint64_t>(
+        1, c.options.devices / std::max<std::size_t>(1, c.device_ids.size()));
+    return std::size_t(std::min<std::uint64_t>((n + workers - 1) / workers, c.device_ids.size()));
+  }
+  static Nanos sweep_period(const Options& o) {
+    Nanos p = std::min(o.timeout, o.connect_timeout);
+    if (o.mqtt.keepalive > 0) p = std::min(p, o.mqtt.keepalive / 2);
+    return p / 8;
+  }
+  bool subscriber(const StreamConn& conn) const { return conn.index >= c_.device_ids.size(); }
+
+  // Control packets (CONNECT, SUBSCRIBE, acks, PINGREQ) go out at once, also outside the
+  // worker's flush rounds (the connect phase has none); a stopped write resumes on its event.
+  void send_now(StreamConn& conn, Nanos now) {
+    if (conn.out_at < conn.out.size() && !conn.write_stopped()) write_out(conn, now);
+  }
+
+  void on_open(StreamConn& conn, Nanos now) override {
+    mqtt::ConnectParams p;
+    p.version = version_;
+    p.client_id = client_ids_[conn.index];
+    p.clean = !o_.persistent;
+    p.keepalive_s = std::uint16_t(o_.keepalive / kSecond);
+    if (!o_.username.empty()) p.username = o_.username;
+    if (!o_.password.empty()) p.password = o_.password;
+    if (o_.persistent && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
+    if (version_ == mqtt::Version::V5)
+      p.receive_maximum = std::uint16_t(std::min<std::uint32_t>(c_.options.inflight, 65535));
+    mqtt::encode_connect(conn.out, p);
+    send_now(conn, now);
+  }
+
+  void before_write(StreamConn& conn, Nanos now) override {
+    MqttState& m = state_[conn.index];
+    // Messages not yet begun carry this write's start as their send time, in the bytes that go
+    // out (subscribers read it) and in the pending entry.
+    const std::uint64_t base = conn.written - conn.out_at;  // stream offset of out[0]
+    for (; m.stamped < m.pending.size(); ++m.stamped) {
+      Publish& p = m.pending[m.stamped];
+      p.sent = now;
+      const std::size_t at = std::size_t(p.end - payload_ - base);
+      wire_detail::put(reinterpret_cast<unsigned char*>(conn.out.data() + at + 24), now);
+    }
+  }
+
+  void on_written(StreamConn& conn, Nanos began) override {
+    MqttState& m = state_[conn.index];
+    m.last_write = began;
+    if (subscriber(conn)) return;
+    const Nanos done = c_.clock.now();
+    while (m.recorded < m.pending.size() && m.pending[m.recorded].end <= conn.written) {
+      const Publish& p = m.pending[m.recorded];
+      c_.recorder.sent(p.intended, p.sent, payload_);
+      ++sent_total_;
+      ++m.recorded;
+    }
+    // QoS 0 is complete once the kernel has it, like any fire-and-forget message.
+    if (o_.qos == 0) {
+      while (m.recorded > 0) {
+        const Publish& p = m.pending.front();
+        c_.recorder.completed(p.intended, p.sent, done);
+        m.pending.pop();
+        --m.recorded;
+        --m.stamped;
+      }
+      settle(conn, m, began);
+    }
+  }
+
+  void settle(StreamConn& conn, MqttState& m, Nanos now) {
+    if (m.owe_ready && conn.ready) {
+      m.owe_ready = false;
+      c_.events.ready(conn.index, now);
+    }
+  }
+
+  bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) override {
+    MqttState& m = state_[conn.index];
+    bool open = true;
+    const bool ok = m.splitter.feed(data, size, [&](const mqtt::Packet& p) {
+      open = on_packet(conn, m, p, now);
+      return open;
+    });
+    if (!open) return false;
+    if (!ok) {
+      if (c_.options.verbose)
+        fmt::print(stderr, "load-tester: malformed MQTT from {}:{}: {}\n", c_.options.hostname,
+                   c_.options.port, m.splitter.error());
+      close(conn, now, Counter::ErrMalformed);
+      return false;
+    }
+    send_now(conn, now);  // acks we owe, a SUBSCRIBE after CONNACK
+    settle(conn, m, now);
+    return true;
+  }
+
+  // One packet from the broker; false once the connection was closed.
+  bool on_packet(StreamConn& conn, MqttState& m, const mqtt::Packet& p, Nanos now);
+  bool on_connack(StreamConn& conn, MqttState& m, std::string_view body, Nanos now);
+  bool on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::string_view body, Nanos now);
+  void on_delivery(StreamConn& conn, const mqtt::Publish& pub, Nanos now);
+  void subscribe(StreamConn& conn, MqttState& m);
+  bool refuse(StreamConn& conn, Nanos now, const char* what, std::string_view why) {
+    print_first_error(what, std::string(why));
+    close(conn, now, Counter::ErrBroker);
+    return false;
+  }
+  bool malformed(StreamConn& conn, Nanos now, const std::string& why) {
+    if (c_.options.verbose)
+      fmt::print(stderr, "load-tester: malformed MQTT from {}:{}: {}\n", c_.options.hostname,
+                 c_.options.port, why);
+    close(conn, now, Counter::ErrMalformed);
+    return false;
+  }
+
+  void on_peer_closed(StreamConn& conn, Nanos now) override {
+    close(conn, now, Counter::ErrClosed);  // a broker never closes a healthy MQTT connection
+  }
+
+  void on_close(StreamConn& conn, Nanos, bool) override {
+    MqttState& m = state_[conn.index];
+    if (!subscriber(conn)) {
+      // Written but unacknowledged: lost; never wholly written: missed.
+      std::uint64_t lost = 0;
+      for (std::uint32_t i = 0; i < m.recorded; ++i) lost += m.pending[i].done ? 0 : 1;
+      c_.recorder.count(Counter::Lost, lost);
+      c_.recorder.count(Counter::Missed, m.pending.size() - m.recorded);
+    } else if (!conn.settled) {
+      ++subscribers_settled_;  // its first attempt failed: the run need not wait for it
+    }
+    m.pending.clear();
+    m.stamped = m.recorded = 0;
+    m.owe_ready = m.connack = false;
+    m.ping_since = 0;
+    m.subacks_due = 0;
+    m.splitter.reset();
+  }
+
+  void on_sweep(StreamConn& conn, Nanos now) override {
+    MqttState& m = state_[conn.index];
+    if (o_.qos > 0 && !subscriber(conn)) {
+      for (std::uint32_t i = 0; i < m.pending.size(); ++i) {
+        const Publish& p = m.pending[i];
+        if (p.done) continue;
+        // Unacknowledged past --timeout: the broker is stuck; the connection is given up.
+        if (now - (p.sent >= 0 ? p.sent : p.intended) >= c_.options.timeout) {
+          close(conn, now, Counter::ErrTimeout);
+          return;
+        }
+        break;  // only the oldest unacknowledged one matters
+      }
+    }
+    if (o_.keepalive == 0) return;
+    if (m.ping_since != 0 && now - m.ping_since >= o_.keepalive) {
+      close(conn, now, Counter::ErrTimeout);  // no PINGRESP within the keep-alive
+      return;
+    }
+    if (m.ping_since == 0 && now - m.last_write >= o_.keepalive / 2) {
+      mqtt::encode_pingreq(conn.out);
+      m.ping_since = now;
+      send_now(conn, now);
+    }
+  }
+
+  const MqttOptions& o_;
+  const mqtt::Version version_;
+  const std::size_t payload_;
+  std::vector<MqttState> state_;
+  std::vector<std::string> topics_, client_ids_;
+  std::vector<mqtt::PublishHead> heads_;
+  std::vector<std::int64_t> last_seq_;  // subscribers: per local device, the last seq received
+  std::uint64_t stride_ = 1;
+  std::uint64_t sent_total_ = 0, received_total_ = 0;
+  std::size_t subscribers_settled_ = 0;
+};
+
+bool MqttSink::on_packet(StreamConn& conn, MqttState& m, const mqtt::Packet& p, Nanos now) {
+  std::string why;
+  if (subscriber(conn))
+    if (!m.connack && p.type != mqtt::Type::Connack)
+      return malformed(conn, now, "a packet before CONNACK");
+  switch (p.type) {
+    case mqtt::Type::Connack:
+      return on_connack(conn, m, p.body, now);
+    case mqtt::Type::Puback:
+    case mqtt::Type::Pubrec:
+    case mqtt::Type::Pubcomp:
+    case mqtt::Type::Pubrel:
+      return on_ack(conn, m, p.type, p.body, now);
+    case mqtt::Type::Suback: {
+      auto s = mqtt::parse_suback(version_, p.body, why);
+      if (!s) return malformed(conn, now, why);
+      for (std::uint8_t code : s->codes)
+        if (code >= 0x80) return refuse(conn, now, "MQTT subscribe", mqtt::reason_name(code));
+      if (m.subacks_due > 0 && --m.subacks_due == 0) {
+        if (!conn.settled) ++subscribers_settled_;
+        mark_ready(conn, now);
+      }
+      return true;
+    }
+    case mqtt::Type::Publish: {
+      auto pub = mqtt::parse_publish(version_, p.flags, p.body, why);
+      if (!pub) return malformed(conn, now, why);
+      if (pub->qos == 1) mqtt::encode_ack(conn.out, version_, mqtt::Type::Puback, pub->id);
+      if (pub->qos == 2) mqtt::encode_ack(conn.out, version_, mqtt::Type::Pubrec, pub->id);
+      on_delivery(conn, *pub, now);
+      return true;
+    }
+    case mqtt::Type::Pingresp:
+      m.ping_since = 0;
+      return true;
+    case mqtt::Type::Disconnect: {
+      const std::uint8_t reason = mqtt::parse_disconnect_reason(version_, p.body);
+      return refuse(conn, now, "MQTT session (broker sent DISCONNECT)", mqtt::reason_name(reason));
+    }
+    default:
+      return malformed(conn, now, fmt::format("unexpected packet type {}", int(p.type)));
+  }
+}
+
+bool MqttSink::on_connack(StreamConn& conn, MqttState& m, std::string_view body, Nanos now) {
+  std::string why;
+  auto ack = mqtt::parse_connack(version_, body, why);
+  if (!ack) return malformed(conn, now, why);
+  if (m.connack) return malformed(conn, now, "a second CONNACK");
+  if (ack->code != 0)
+    return refuse(conn, now, "MQTT connect", mqtt::connack_reason(version_, ack->code));
+  if (o_.qos > ack->maximum_qos)
+    return refuse(conn, now, "MQTT connect",
+                  fmt::format("the broker allows QoS {} at most", ack->maximum_qos));
+  m.connack = true;
+  m.window = std::min<std::uint32_t>({ack->receive_maximum, c_.options.inflight, 65535});
+  m.last_write = now;
+  if (subscriber(conn)) {
+    subscribe(conn, m);
+  } else {
+    mark_ready(conn, now);
+  }
+  return true;
+}
+
+void MqttSink::subscribe(StreamConn& conn, MqttState& m) {
+  // Subscriber k of S on this worker takes the worker's devices i with i % S == k.
+  const std::size_t subs = conns_.size() - c_.device_ids.size();
+  const std::size_t k = conn.index - c_.device_ids.size();
+  std::vector<std::string> filters;
+  std::uint16_t id = 1;
+  for (std::size_t i = k; i < topics_.size(); i += subs) {
+    filters.push_back(topics_[i]);
+    if (filters.size() == kFiltersPerSubscribe || i + subs >= topics_.size()) {
+      mqtt::encode_subscribe(conn.out, version_, id++, filters, o_.qos);
+      ++m.subacks_due;
+      filters.clear();
+    }
+  }
+  // A topic without {device} is one topic for all: subscriber 0 takes it once.
+  if (m.subacks_due == 0) {
+    mqtt::encode_subscribe(conn.out, version_, id, {topics_.empty() ? "" : topics_[0]}, o_.qos);
+    ++m.subacks_due;
+  }
+}
+
+bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::string_view body,
+                      Nanos now) {
+  std::string why;
+  auto ack = mqtt::parse_ack(version_, body, why);
+  if (!ack) return malformed(conn, now, why);
+  if (type == mqtt::Type::Pubrel) {  // subscriber side of QoS 2
+    mqtt::encode_ack(conn.out, version_, mqtt::Type::Pubcomp, ack->id);
+    return true;
+  }
+  if (subscriber(conn)) return malformed(conn, now, "an acknowledgement to a subscriber");
+  if (ack->reason >= 0x80) return refuse(conn, now, "MQTT publish", mqtt::reason_name(ack->reason));
+  // Brokers acknowledge in order; a search covers one that does not.
+  std::uint32_t i = 0;
+  while (i < m.recorded && (m.pending[i].id != ack->id || m.pending[i].done)) ++i;
+  if (i == m.recorded) {
+    // Of a publish from before a reconnect (a kept session resumes its flows): counted lost
+    // then, late now. A PUBREC still needs its PUBREL for the broker to finish the flow.
+    c_.recorder.count(Counter::LateReplies);
+    if (type == mqtt::Type::Pubrec)
+      mqtt::encode_ack(conn.out, version_, mqtt::Type::Pubrel, ack->id);
+    return true;
+  }
+  Publish& p = m.pending[i];
+  const bool final = type == mqtt::Type::Puback    ? o_.qos == 1
+                     : type == mqtt::Type::Pubcomp ? o_.qos == 2 && p.released
+                                                   : false;
+  if (type == mqtt::Type::Pubrec) {
+    if (o_.qos != 2 || p.released) return malformed(conn, now, "an unexpected PUBREC");
+    p.released = true;
+    mqtt::encode_ack(conn.out, version_, mqtt::Type::Pubrel, p.id);
+    return true;
+  }
+  if (!final) return malformed(conn, now, "an acknowledgement that does not match the QoS");
+  c_.recorder.completed(p.intended, p.sent, now);
+  p.done = true;
+  while (!m.pending.empty() && m.pending.front().done) {
+    m.pending.pop();
+    --m.recorded;
+    --m.stamped;
+  }
+  return true;
+}
+
+void MqttSink::on_delivery(StreamConn& conn, const mqtt::Publish& pub, Nanos now) {
+  (void)conn;
+  // A retained message delivered on subscribing is from an earlier run, not this one.
+  if (pub.retain) return;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(pub.payload.data());
+  auto h = pub.payload.size() >= kWireHeaderSize ? read_wire_header(bytes) : std::nullopt;
+  const std::uint64_t first = c_.device_ids.empty() ? 0 : c_.device_ids[0];
+  if (!h || h->device < first || (h->device - first) % stride_ != 0 ||
+      (h->device - first) / stride_ >= last_seq_.size()) {
+    c_.recorder.count(Counter::ErrMalformed);
+    return;
+  }
+  std::int64_t& last = last_seq_[(h->device - first) / stride_];
+  if (std::int64_t(h->seq) <= last) {
+    c_.recorder.count(Counter::E2eDuplicates);
+    return;
+  }
+  last = std::int64_t(h->seq);
+  ++received_total_;
+  c_.recorder.count(Counter::E2eReceived);
+  c_.recorder.e2e.record(now - h->intended);
+}
+
+}  // namespace
+
+std::unique_ptr<Sink> make_mqtt_sink(SinkContext& context) {
+  return std::make_unique<MqttSink>(context);
+}
+
+}  // namespace lt
