@@ -238,7 +238,8 @@ TEST(OptionsErrors, EveryRangeErrorNamesItsFlag) {
 TEST(OptionsErrors, MessagesStateTheAcceptedRange) {
   EXPECT_EQ(error_of({"-devices", "abc"}),
             "--devices: expected a whole number from 1 to 10000000, got \"abc\"");
-  EXPECT_EQ(error_of({"--sink", "foo"}), "--sink: unknown sink \"foo\" (accepted: tcp, udp, http)");
+  EXPECT_EQ(error_of({"--sink", "foo"}),
+            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt)");
   EXPECT_EQ(error_of({"--port", "0"}),
             "--port: expected a whole number from 1 to 65535, got \"0\"");
   EXPECT_NE(error_of({"--payload", "16"}).find("at least 32 bytes"), std::string::npos);
@@ -360,6 +361,9 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
             "X-A:1", "-pipeline", "3", "-insecure", "-rate", "max", "-devices", "4"},
            {"-sink", "http", "-hostname", "::1", "-port", "80", "-path", "/x", "-method", "HEAD"},
            {"-url", "http://h/?a=1&b=2", "-H", "X-Quote: it's", "-body", "a b"},
+           {"-url", "mqtts://b:8883", "-qos", "2", "-topic", "t/{device}/x y", "-retain",
+            "-persistent", "-keepalive", "30s", "-username", "u", "-subscribers", "3",
+            "-mqtt-version", "5", "-devices", "9", "-insecure"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
            {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
             "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
@@ -413,6 +417,55 @@ TEST(OptionsHttp, ErrorsNameTheirFlag) {
             "--header: control character in the value of \"X\"");
   EXPECT_EQ(error_of({"--url", "http://h/", "--body", "a", "--body-file", "f"}),
             "--body and --body-file are exclusive: give one");
+}
+
+TEST(OptionsMqtt, UrlAndDefaults) {
+  Options o = parse({"--url", "mqtt://broker.example"});
+  EXPECT_EQ(o.sink, "mqtt");
+  EXPECT_EQ(o.port, 1883);
+  EXPECT_EQ(o.mqtt.qos, 0);
+  EXPECT_EQ(o.mqtt.version, 4);
+  EXPECT_EQ(o.mqtt.topic, "load-tester/{device}");
+  o = parse({"--url", "mqtts://broker.example", "--qos", "1", "--mqtt-version", "5"});
+  EXPECT_EQ(o.port, 8883);
+  EXPECT_TRUE(o.tls.enabled);
+  EXPECT_EQ(o.mqtt.version, 5);
+  EXPECT_TRUE(parse({"--sink", "mqtt", "--qos", "1", "--rate", "max"}).closed_loop);
+}
+
+TEST(OptionsMqtt, ErrorsNameTheirFlag) {
+  EXPECT_EQ(error_of({"--qos", "1"}), "--qos: only with --sink mqtt");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--qos", "3"}),
+            "--qos: expected a whole number from 0 to 2, got \"3\"");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--topic", "a/+/b"}),
+            "--topic: a publish topic cannot hold '+', '#' or NUL, got \"a/+/b\"");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--topic", "a/{dev}"}),
+            "--topic: unknown placeholder {dev} (accepted: {device}, {rank}), got \"a/{dev}\"");
+  EXPECT_NE(error_of({"--sink", "mqtt", "--devices", "2", "--client-id", "fixed"})
+                .find("--client-id: needs {device}"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--sink", "mqtt", "--subscribers", "2", "--topic", "all"})
+                .find("--subscribers: more than one needs {device}"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--payload", "16"}),
+            "--payload: sink mqtt needs at least 32 bytes (its header), got 16");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--rate", "max"}),
+            "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 "
+            "or 2");
+  EXPECT_EQ(error_of({"--url", "mqtt://b/x"}),
+            "--url: a mqtt:// URL has no path, got \"mqtt://b/x\"");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--keepalive", "1500ms"}),
+            "--keepalive: expected whole seconds from 0 to 65535 (e.g. 30s, 2m), got \"1500ms\"");
+}
+
+TEST(OptionsMqtt, PasswordNeverInTheDescription) {
+  const std::string file = ::testing::TempDir() + "/pw";
+  FILE* f = std::fopen(file.c_str(), "w");
+  std::fputs("s3cret\n", f);
+  std::fclose(f);
+  const Options o = parse({"--sink", "mqtt", "--username", "u", "--password-file", file});
+  EXPECT_EQ(o.mqtt.password, "s3cret");  // the file's newline is not part of it
+  EXPECT_EQ(describe_options(o).find("s3cret"), std::string::npos);
 }
 
 }  // namespace
