@@ -163,3 +163,98 @@ def test_bad_mqtt_input(args, flag):
     assert r.returncode == 2, (args, r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and flag in lines[0], (args, r.stderr)
+
+
+class SlowAckBroker:
+    """A minimal MQTT 5 broker for one client: its CONNACK sets Receive Maximum 3, it acknowledges
+    each QoS 1 PUBLISH 20 ms late, and it records the most publishes ever unacknowledged."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.max_unacked = 0
+        self.publishes = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        lock = threading.Lock()
+        unacked = []
+        buf = b""
+
+        def packet():
+            nonlocal buf
+            while True:
+                if len(buf) >= 2:
+                    length, mult, i = 0, 1, 1
+                    while i < len(buf) and i <= 4:
+                        length += (buf[i] & 0x7F) * mult
+                        mult *= 128
+                        if not buf[i] & 0x80:
+                            break
+                        i += 1
+                    if i < len(buf) and len(buf) >= i + 1 + length:
+                        p, buf = buf[:i + 1 + length], buf[i + 1 + length:]
+                        return p[0], p[i + 1:]
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+
+        def acker():
+            while True:
+                time.sleep(0.02)
+                with lock:
+                    due, unacked[:] = list(unacked), []
+                try:
+                    for pid in due:
+                        conn.sendall(bytes([0x40, 2]) + pid.to_bytes(2, "big"))
+                except OSError:
+                    return
+
+        first = packet()
+        if not first or first[0] >> 4 != 1:
+            return
+        conn.sendall(bytes([0x20, 6, 0, 0, 3, 0x21, 0, 3]))  # CONNACK, Receive Maximum 3
+        threading.Thread(target=acker, daemon=True).start()
+        while True:
+            p = packet()
+            if p is None:
+                return
+            kind, body = p
+            if kind >> 4 == 3:
+                topic_len = int.from_bytes(body[:2], "big")
+                pid = int.from_bytes(body[2 + topic_len:4 + topic_len], "big")
+                with lock:
+                    self.publishes += 1
+                    unacked.append(pid)
+                    self.max_unacked = max(self.max_unacked, len(unacked))
+            elif kind >> 4 == 12:
+                conn.sendall(bytes([0xD0, 0]))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_mqtt5_receive_maximum_is_honoured(tmp):
+    # The broker allows 3 unacknowledged QoS 1 publishes; the tool may keep 100 in flight by
+    # --inflight: it must keep to the broker's 3.
+    broker = SlowAckBroker()
+    try:
+        run = run_tool(tmp, ["--sink", "mqtt", "--port", str(broker.port), "--mqtt-version", "5",
+                             "--qos", "1", "--rate", "max", "--inflight", "100", "--duration",
+                             "1s", "--quiet"], timeout=60)
+    finally:
+        broker.close()
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert broker.max_unacked == 3, broker.max_unacked
+    assert c["completed"] >= 3 * 40 and c["err_malformed"] == 0, c
