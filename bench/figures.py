@@ -168,3 +168,17 @@ try:
         print(f"http_vs_wrk: failed (exit {http.returncode}; its messages are above)")
 except (OSError, subprocess.TimeoutExpired) as e:
     print(f"http_vs_wrk: not run ({e})")
+
+# Optional section: the MQTT sink's cost in the tool and in one private mosquitto
+# (bench/mqtt_cost.py), after the HTTP one. It prints its own table, or one line saying why it
+# skipped (no mosquitto installed); whatever happens to it, the tables above stand.
+print()
+try:
+    mqtt = subprocess.run([sys.executable, str(Path(__file__).with_name("mqtt_cost.py")),
+                           str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
+                          text=True, timeout=900)
+    print(mqtt.stdout.rstrip() or "mqtt_cost: no output")
+    if mqtt.returncode != 0:
+        print(f"mqtt_cost: failed (exit {mqtt.returncode}; its messages are above)")
+except (OSError, subprocess.TimeoutExpired) as e:
+    print(f"mqtt_cost: not run ({e})")
