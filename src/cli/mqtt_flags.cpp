@@ -87,7 +87,8 @@ void validate_mqtt(Flags& f, Options& o) {
     // A file written by an editor or `echo` ends with a newline that is not the password's.
     while (!m.password.empty() && (m.password.back() == '\n' || m.password.back() == '\r'))
       m.password.pop_back();
-  } else if (const char* env = std::getenv("LT_PASSWORD"); env && !m.username.empty()) {
+  } else if (const char* env = std::getenv("LT_PASSWORD");
+             env && (!m.username.empty() || m.version == 5)) {
     m.password = env;
   }
   if (!m.password.empty() && m.username.empty() && m.version == 4)
@@ -99,6 +100,20 @@ void validate_mqtt(Flags& f, Options& o) {
         "share of the devices' topics), got \"{}\"",
         m.topic)};
   if (o.echo) throw UsageError{"--echo: not used by --sink mqtt (use --qos 1 or --subscribers)"};
+  // Each worker's subscribers cover its own devices; one shared topic would reach all of them.
+  if (m.subscribers > 0 && !topic.uses_device() &&
+      !(f.given("--threads") && f.raw("--threads") == "1"))
+    throw UsageError{fmt::format(
+        "--subscribers: a --topic without {{device}} needs --threads 1 (subscribers are per "
+        "worker), got \"{}\"",
+        m.topic)};
+  // Resuming QoS 2 flows (PUBREL and DUP resends) after a reconnect is not implemented: a kept
+  // session would hold the broker's quota for flows that never finish.
+  if (m.persistent && m.qos == 2)
+    throw UsageError{"--persistent: not with --qos 2 (unfinished QoS 2 flows are not resumed)"};
+  // mosquitto's default in-flight limit is 20 and a 3.1.1 client is not told it: keep to it
+  // unless --inflight says otherwise (5.0 brokers announce theirs).
+  if (!f.given("--inflight")) o.inflight = 20;
 }
 
 std::string describe_mqtt(const Options& o) {

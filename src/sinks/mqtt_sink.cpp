@@ -31,6 +31,7 @@ struct Publish {
 };
 
 struct MqttState {
+  explicit MqttState(std::size_t max_packet) : splitter(max_packet) {}
   Ring<Publish> pending;
   std::uint32_t stamped = 0;   // pending publishes whose send time is stamped
   std::uint32_t recorded = 0;  // pending publishes counted as sent (wholly written)
@@ -38,6 +39,7 @@ struct MqttState {
   std::uint32_t window = 65535;  // publishes in flight allowed (5.0 receive maximum, --inflight)
   bool owe_ready = false;
   bool connack = false;           // CONNACK accepted
+  Nanos keepalive = 0;            // --keepalive, or the broker's Server Keep Alive (5.0)
   Nanos last_write = 0;           // keep-alive: a PINGREQ after half the interval of silence
   Nanos ping_since = 0;           // a PINGREQ unanswered since then (0 = none)
   std::uint32_t subacks_due = 0;  // subscriber: SUBACKs still awaited
@@ -51,7 +53,7 @@ class MqttSink final : public StreamClient {
         o_(c.options.mqtt),
         version_(o_.version == 5 ? mqtt::Version::V5 : mqtt::Version::V311),
         payload_(c.options.payload),
-        state_(conns_.size()),
+        state_(conns_.size(), MqttState(max_packet(c.options))),
         last_seq_(c.device_ids.size(), -1) {
     std::string why;
     const auto topic = NameTemplate::parse(o_.topic, why);
@@ -138,6 +140,10 @@ class MqttSink final : public StreamClient {
         1, c.options.devices / std::max<std::size_t>(1, c.device_ids.size()));
     return std::size_t(std::min<std::uint64_t>((n + workers - 1) / workers, c.device_ids.size()));
   }
+  // Subscribers receive whole publishes: the splitter must take the largest one we send.
+  static std::size_t max_packet(const Options& o) {
+    return std::max<std::size_t>(1u << 20, o.payload + 65536 + 16);
+  }
   static Nanos sweep_period(const Options& o) {
     Nanos p = std::min(o.timeout, o.connect_timeout);
     if (o.mqtt.keepalive > 0) p = std::min(p, o.mqtt.keepalive / 2);
@@ -155,13 +161,17 @@ class MqttSink final : public StreamClient {
     mqtt::ConnectParams p;
     p.version = version_;
     p.client_id = client_ids_[conn.index];
-    p.clean = !o_.persistent;
+    // Subscribers always start clean: a kept session would replay messages of earlier runs.
+    const bool sub = subscriber(conn);
+    p.clean = !o_.persistent || sub;
     p.keepalive_s = std::uint16_t(o_.keepalive / kSecond);
     if (!o_.username.empty()) p.username = o_.username;
     if (!o_.password.empty()) p.password = o_.password;
-    if (o_.persistent && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
+    if (o_.persistent && !sub && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
     if (version_ == mqtt::Version::V5)
-      p.receive_maximum = std::uint16_t(std::min<std::uint32_t>(c_.options.inflight, 65535));
+      // --inflight limits what a device sends; a subscriber takes all the broker will send.
+      p.receive_maximum =
+          sub ? 65535 : std::uint16_t(std::min<std::uint32_t>(c_.options.inflight, 65535));
     mqtt::encode_connect(conn.out, p);
     send_now(conn, now);
   }
@@ -199,8 +209,8 @@ class MqttSink final : public StreamClient {
         --m.recorded;
         --m.stamped;
       }
-      settle(conn, m, began);
     }
+    settle(conn, m, began);  // room in the buffer again
   }
 
   void settle(StreamConn& conn, MqttState& m, Nanos now) {
@@ -279,19 +289,20 @@ class MqttSink final : public StreamClient {
         const Publish& p = m.pending[i];
         if (p.done) continue;
         // Unacknowledged past --timeout: the broker is stuck; the connection is given up.
-        if (now - (p.sent >= 0 ? p.sent : p.intended) >= c_.options.timeout) {
+        if (p.sent < 0) break;  // not written yet (a backlog offered since the last flush)
+        if (now - p.sent >= c_.options.timeout) {
           close(conn, now, Counter::ErrTimeout);
           return;
         }
         break;  // only the oldest unacknowledged one matters
       }
     }
-    if (o_.keepalive == 0) return;
-    if (m.ping_since != 0 && now - m.ping_since >= o_.keepalive) {
+    if (m.keepalive == 0) return;
+    if (m.ping_since != 0 && now - m.ping_since >= m.keepalive) {
       close(conn, now, Counter::ErrTimeout);  // no PINGRESP within the keep-alive
       return;
     }
-    if (m.ping_since == 0 && now - m.last_write >= o_.keepalive / 2) {
+    if (m.ping_since == 0 && now - m.last_write >= m.keepalive / 2) {
       mqtt::encode_pingreq(conn.out);
       m.ping_since = now;
       send_now(conn, now);
@@ -366,6 +377,8 @@ bool MqttSink::on_connack(StreamConn& conn, MqttState& m, std::string_view body,
                   fmt::format("the broker allows QoS {} at most", ack->maximum_qos));
   m.connack = true;
   m.window = std::min<std::uint32_t>({ack->receive_maximum, c_.options.inflight, 65535});
+  // A 5.0 broker may impose its own keep-alive; it then disconnects clients that keep ours.
+  m.keepalive = ack->server_keepalive_s ? Nanos(ack->server_keepalive_s) * kSecond : o_.keepalive;
   m.last_write = now;
   if (subscriber(conn)) {
     subscribe(conn, m);

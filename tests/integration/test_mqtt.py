@@ -258,3 +258,23 @@ def test_mqtt5_receive_maximum_is_honoured(tmp):
     c = run.counters
     assert broker.max_unacked == 3, broker.max_unacked
     assert c["completed"] >= 3 * 40 and c["err_malformed"] == 0, c
+
+
+def test_subscribers_take_all_the_broker_sends(tmp, mosquitto):
+    # --inflight limits the devices; a subscriber announcing it as its receive maximum would be
+    # fed one message at a time.
+    run = run_tool(tmp, ["--url", mosquitto.url(), "--mqtt-version", "5", "--qos", "1",
+                         "--inflight", "1", "--devices", "20", "--msg", "50", "--duration", "2s",
+                         "--subscribers", "1", "--quiet"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert c["e2e_received"] == c["sent"] == 2000, summary(run)
+    assert run.result["histograms"]["e2e"]["percentiles"]["p50"] < 100_000_000  # < 100 ms
+
+
+def test_payloads_over_a_mebibyte_reach_the_subscriber(tmp, mosquitto):
+    run = run_tool(tmp, ["--url", mosquitto.url(), "--payload", "2MiB", "--msg", "2",
+                         "--duration", "2s", "--subscribers", "1", "--quiet"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert c["e2e_received"] == c["sent"] == 4 and c["err_malformed"] == 0, summary(run)

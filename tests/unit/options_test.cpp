@@ -361,7 +361,7 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
             "X-A:1", "-pipeline", "3", "-insecure", "-rate", "max", "-devices", "4"},
            {"-sink", "http", "-hostname", "::1", "-port", "80", "-path", "/x", "-method", "HEAD"},
            {"-url", "http://h/?a=1&b=2", "-H", "X-Quote: it's", "-body", "a b"},
-           {"-url", "mqtts://b:8883", "-qos", "2", "-topic", "t/{device}/x y", "-retain",
+           {"-url", "mqtts://b:8883", "-qos", "1", "-topic", "t/{device}/x y", "-retain",
             "-persistent", "-keepalive", "30s", "-username", "u", "-subscribers", "3",
             "-mqtt-version", "5", "-devices", "9", "-insecure"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
@@ -454,6 +454,15 @@ TEST(OptionsMqtt, ErrorsNameTheirFlag) {
             "or 2");
   EXPECT_EQ(error_of({"--url", "mqtt://b/x"}),
             "--url: a mqtt:// URL has no path, got \"mqtt://b/x\"");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--qos", "2", "--persistent"}),
+            "--persistent: not with --qos 2 (unfinished QoS 2 flows are not resumed)");
+  EXPECT_NE(error_of({"--sink", "mqtt", "--topic", "all", "--subscribers", "1"})
+                .find("needs --threads 1"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--topic", "all", "--subscribers", "1", "--threads", "1"}),
+            "");
+  EXPECT_EQ(parse({"--sink", "mqtt"}).inflight, 20u);
+  EXPECT_EQ(parse({"--sink", "mqtt", "--inflight", "500"}).inflight, 500u);
   EXPECT_EQ(error_of({"--sink", "mqtt", "--keepalive", "1500ms"}),
             "--keepalive: expected whole seconds from 0 to 65535 (e.g. 30s, 2m), got \"1500ms\"");
 }
