@@ -16,6 +16,12 @@ namespace lt::mqtt {
 
 enum class Version : std::uint8_t { V311 = 4, V5 = 5 };
 
+// The 5.0 property identifiers the sink writes or reads.
+namespace property {
+constexpr std::uint8_t kSessionExpiry = 0x11, kServerKeepAlive = 0x13, kReceiveMaximum = 0x21,
+                       kMaximumQos = 0x24, kRetainAvailable = 0x25, kMaximumPacketSize = 0x27;
+}  // namespace property
+
 enum class Type : std::uint8_t {
   Connect = 1,
   Connack,
