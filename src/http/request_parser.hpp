@@ -8,8 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
-#include "http/syntax.hpp"
+#include "http/message_framing.hpp"
 
 namespace lt::http {
 
@@ -22,53 +23,38 @@ struct Request {
   std::uint64_t body_bytes = 0;  // payload bytes (chunked: without the chunk framing)
 };
 
-class RequestParser {
+class RequestParser : private MessageFraming {
  public:
-  enum class Result { NeedMore, Done, Error };
+  using MessageFraming::Result;
+
+  RequestParser();
 
   // Begins the next request, after Done (a new parser expects its first one).
   void next();
   // Consumes bytes of the current request and returns how many: on Done, the rest of the input
   // belongs to the next request; on Error, see error(). Once Done or Error, it consumes nothing
   // until next().
-  std::size_t feed(const char* data, std::size_t size, Result& result);
+  using MessageFraming::feed;
 
   const Request& request() const { return request_; }
-  const std::string& error() const { return error_; }
+  using MessageFraming::error;
 
  private:
-  enum class State {
-    RequestLine,
-    Headers,
-    Body,  // Content-Length bytes left in remaining_
-    ChunkSize,
-    ChunkData,     // remaining_ bytes of this chunk
-    ChunkDataEnd,  // the CRLF after a chunk
-    Trailers,
-    Done,
-    Failed,
-  };
+  bool on_start_line(const std::string& line) override;
+  bool on_header_field(const std::string& line) override;
+  bool on_headers_end() override;
+  bool on_trailer_field(const std::string& line) override;  // checked like a header, not used
+  std::uint64_t& body_bytes() override { return request_.body_bytes; }
+  // Splits a field line and checks its value's characters.
+  bool split_checked(const std::string& line, std::string_view& name, std::string_view& value);
 
-  // Feeds one complete line (without its line end) to the line-based states.
-  bool on_line(const std::string& line);
-  bool on_request_line(const std::string& line);
-  bool on_field(const std::string& line, bool trailer);
-  bool on_headers_end();
-  bool on_chunk_size(const std::string& line);
-  bool fail(std::string why);
-
-  State state_ = State::RequestLine;
   bool has_length_ = false;
   bool transfer_coded_ = false;  // a Transfer-Encoding header was seen
   bool chunked_ = false;         // ...and its codings so far end in chunked
-  bool close_token_ = false, keep_alive_token_ = false;
+  ConnectionOptions connection_;
   int hosts_ = 0;
   std::uint64_t length_ = 0;
-  std::uint64_t remaining_ = 0;
-  std::size_t head_bytes_ = 0;
-  LineBuffer line_{8 * 1024};  // a line split across reads; 8 KiB at most
   Request request_;
-  std::string error_;
 };
 
 }  // namespace lt::http

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "http/syntax.hpp"
+#include "http/message_framing.hpp"
 
 namespace lt::http {
 
@@ -18,56 +18,37 @@ struct Response {
   std::uint32_t interim = 0;     // 1xx responses skipped before this one
 };
 
-class ResponseParser {
+class ResponseParser : private MessageFraming {
  public:
-  enum class Result { NeedMore, Done, Error };
+  using MessageFraming::Result;
+
+  ResponseParser();
 
   // Begins the next response; `head` when the request was HEAD (its response has no body).
   void expect(bool head);
   // Consumes bytes of the current response and returns how many: on Done, the rest of the input
   // belongs to the next response; on Error, see error().
-  std::size_t feed(const char* data, std::size_t size, Result& result);
+  using MessageFraming::feed;
   // The peer closed the connection: completes a body that runs until the close, else Error.
   Result close();
 
   const Response& response() const { return response_; }
-  const std::string& error() const { return error_; }
+  using MessageFraming::error;
 
  private:
-  enum class State {
-    StatusLine,
-    Headers,
-    Body,        // Content-Length bytes left in remaining_
-    UntilClose,  // no length: the body ends when the connection does
-    ChunkSize,
-    ChunkData,     // remaining_ bytes of this chunk
-    ChunkDataEnd,  // the CRLF after a chunk
-    Trailers,
-    Done,
-    Failed,
-  };
+  bool on_start_line(const std::string& line) override;
+  bool on_header_field(const std::string& line) override;
+  bool on_headers_end() override;
+  std::uint64_t& body_bytes() override { return response_.body_bytes; }
 
-  // Feeds one complete line (without CRLF) to the line-based states.
-  bool on_line(const std::string& line);
-  bool on_status_line(const std::string& line);
-  bool on_header(const std::string& line);
-  bool on_headers_end();
-  bool on_chunk_size(const std::string& line);
-  bool fail(std::string why);
-
-  State state_ = State::Done;
   bool head_ = false;
   bool http10_ = false;
   bool chunked_ = false;
   bool transfer_coded_ = false;  // a Transfer-Encoding header was seen
   bool has_length_ = false;
-  bool close_token_ = false, keep_alive_token_ = false;
+  ConnectionOptions connection_;
   std::uint64_t length_ = 0;
-  std::uint64_t remaining_ = 0;
-  std::size_t header_bytes_ = 0;
-  LineBuffer line_{8 * 1024};  // a line split across reads; longer is not HTTP a server meant
   Response response_;
-  std::string error_;
 };
 
 }  // namespace lt::http
