@@ -155,30 +155,19 @@ print("|---|---|---|---|---|")
 for row in rows:
     print("| " + " | ".join(row) + " |")
 
-# Optional section: the HTTP sink beside wrk against one nginx. bench/http_vs_wrk.py prints its
-# own table, or one line saying why it skipped (no wrk or no nginx installed); whatever happens
-# to it, the table above stands.
-print()
-try:
-    http = subprocess.run([sys.executable, str(Path(__file__).with_name("http_vs_wrk.py")),
-                           str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
-                          text=True, timeout=900)
-    print(http.stdout.rstrip() or "http_vs_wrk: no output")
-    if http.returncode != 0:
-        print(f"http_vs_wrk: failed (exit {http.returncode}; its messages are above)")
-except (OSError, subprocess.TimeoutExpired) as e:
-    print(f"http_vs_wrk: not run ({e})")
-
-# Optional section: the MQTT sink's cost in the tool and in one private mosquitto
-# (bench/mqtt_cost.py), after the HTTP one. It prints its own table, or one line saying why it
-# skipped (no mosquitto installed); whatever happens to it, the tables above stand.
-print()
-try:
-    mqtt = subprocess.run([sys.executable, str(Path(__file__).with_name("mqtt_cost.py")),
-                           str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
-                          text=True, timeout=900)
-    print(mqtt.stdout.rstrip() or "mqtt_cost: no output")
-    if mqtt.returncode != 0:
-        print(f"mqtt_cost: failed (exit {mqtt.returncode}; its messages are above)")
-except (OSError, subprocess.TimeoutExpired) as e:
-    print(f"mqtt_cost: not run ({e})")
+# Optional sections, each a script that prints its own table, or one line saying why it skipped
+# (its server or peer tool is not installed); whatever happens to them, the table above stands.
+#   http_vs_wrk.py: the HTTP sink beside wrk against one nginx;
+#   mqtt_cost.py: the MQTT sink's cost in the tool and in one private mosquitto.
+for script in ("http_vs_wrk.py", "mqtt_cost.py"):
+    name = script[:-3]
+    print()
+    try:
+        section = subprocess.run([sys.executable, str(Path(__file__).with_name(script)),
+                                  str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
+                                 text=True, timeout=900)
+        print(section.stdout.rstrip() or f"{name}: no output")
+        if section.returncode != 0:
+            print(f"{name}: failed (exit {section.returncode}; its messages are above)")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"{name}: not run ({e})")
