@@ -126,6 +126,10 @@ void print_plan(std::FILE* out, const Options& o) {
   if (o.sink == "http")
     fmt::print(out, "  request      {} {}{} ({} B body, pipeline {})\n", o.http.method,
                o.tls.enabled ? "https " : "", o.http.target, o.http.body.size(), o.http.pipeline);
+  if (o.sink == "mqtt")
+    fmt::print(out, "  mqtt         {} QoS {}{} to {}, {} in flight per device, {} subscriber(s)\n",
+               o.mqtt.version == 5 ? "5.0" : "3.1.1", o.mqtt.qos, o.mqtt.retain ? " retained" : "",
+               o.mqtt.topic, o.inflight, o.mqtt.subscribers);
   if (o.closed_loop) {
     fmt::print(out, "  rate         closed loop: each device sends when a reply frees a slot\n");
   } else {
