@@ -80,6 +80,14 @@ def run_tool(tmp, args, timeout=120):
     return Run(proc, out, err, json_path)
 
 
+def assert_usage_error(r, args, flag):
+    """Bad input: exit 2 and one line on stderr that names the flag."""
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert flag in lines[0], lines[0]
+
+
 def decode_hdr_counts(text):
     """Independent reader of the HdrHistogram V2 compressed encoding, written from the format's
     description: returns [(value, count)] with each bucket's lowest equivalent value."""

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, Server
+from conftest import BINARY, Server, assert_usage_error
 
 
 def lt(*args, **kw):
@@ -30,10 +30,7 @@ def lt(*args, **kw):
 ])
 def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     r = lt(*args, "--duration", "1s") if "--duration" not in args else lt(*args)
-    assert r.returncode == 2, (args, r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert flag in lines[0], lines[0]
+    assert_usage_error(r, args, flag)
     assert r.stdout == ""
 
 

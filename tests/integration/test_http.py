@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from conftest import BINARY, SANITIZED, Server, free_port, run_tool, start_tool
+from conftest import (BINARY, SANITIZED, Server, assert_usage_error, free_port, run_tool,
+                      start_tool)
 
 SCALE = 0.25 if SANITIZED else 1.0
 
@@ -190,9 +191,7 @@ def test_built_in_http_server(tmp):
 ])
 def test_bad_http_input(args, flag):
     r = subprocess.run([BINARY, *args, "--noexec"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 2, (args, r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and flag in lines[0], (args, r.stderr)
+    assert_usage_error(r, args, flag)
 
 
 def test_ca_file_without_certificates_is_a_usage_error(tmp):

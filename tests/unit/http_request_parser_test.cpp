@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "http/request_parser.hpp"
+#include "http_feed.hpp"
 
 namespace lt::http {
 namespace {
@@ -275,21 +276,10 @@ TEST(HttpRequest, PipelinedRequestsSplitAnywhere) {
   for (int round = 0; round < 200; ++round) {
     RequestParser p;
     std::vector<std::string> targets;
-    std::size_t at = 0;
-    while (at < all.size()) {
-      const std::size_t n = std::min<std::size_t>(1 + rng() % 23, all.size() - at);
-      std::size_t used = 0;
-      while (used < n) {
-        R r;
-        used += p.feed(all.data() + at + used, n - used, r);
-        ASSERT_NE(r, R::Error) << p.error();
-        if (r == R::Done) {
-          targets.push_back(p.request().target);
-          p.next();
-        }
-      }
-      at += n;
-    }
+    test::feed_in_random_pieces(p, all, 23, rng, [&] {
+      targets.push_back(p.request().target);
+      p.next();
+    });
     EXPECT_EQ(targets, (std::vector<std::string>{"/1", "/2", "/3", "/4"}));
   }
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "http/response_parser.hpp"
+#include "http_feed.hpp"
 
 namespace lt::http {
 namespace {
@@ -159,21 +160,10 @@ TEST(HttpResponse, PipelinedResponsesSplitAnywhere) {
     ResponseParser p;
     p.expect(false);
     std::vector<int> statuses;
-    std::size_t at = 0;
-    while (at < all.size()) {
-      const std::size_t n = std::min<std::size_t>(1 + rng() % 17, all.size() - at);
-      std::size_t used = 0;
-      while (used < n) {
-        R r;
-        used += p.feed(all.data() + at + used, n - used, r);
-        ASSERT_NE(r, R::Error) << p.error();
-        if (r == R::Done) {
-          statuses.push_back(p.response().status);
-          p.expect(false);
-        }
-      }
-      at += n;
-    }
+    test::feed_in_random_pieces(p, all, 17, rng, [&] {
+      statuses.push_back(p.response().status);
+      p.expect(false);
+    });
     EXPECT_EQ(statuses, (std::vector<int>{200, 404, 204}));
   }
 }
