@@ -79,7 +79,10 @@ def test_10000_devices_paced_by_connect_rate(tmp, mosquitto):
     assert run.result["run"]["connected_at_start"] == 10000, summary(run)
     connect = run.result["run"]["connect"]
     assert connect["established"] == 10000
-    assert abs(connect["achieved_rate"] / 5000 - 1) < 0.05, connect
+    # Paced, not a storm: never faster than asked (all at once would be far above 5,000/s).
+    # Slower is the broker's accepting on a loaded 2-core VM (3,600/s seen once), not pacing;
+    # the tool's own pacing accuracy is checked against the built-in server in test_connect.
+    assert 0.5 * 5000 <= connect["achieved_rate"] <= 1.05 * 5000, connect
     assert c["sent"] == 20000 and c["completed"] == 20000 and c["lost"] == 0
     assert mosquitto.wait_sys("clients/maximum", lambda v: v >= 10000) >= 10000
 
