@@ -13,18 +13,10 @@ const std::vector<std::string> kMethods = {"GET",    "HEAD",  "POST",    "PUT",
                                            "DELETE", "PATCH", "OPTIONS", "TRACE"};
 constexpr std::uint64_t kMaxBody = 16u << 20;
 
-// "Name: value" with a token name and a value free of control bytes (which would end the
-// header early or smuggle another one). The framing headers are ours to write.
+// The framing headers are ours to write.
 std::string check_header(const std::string& h) {
-  const auto colon = h.find(':');
-  if (colon == std::string::npos || colon == 0)
-    return fmt::format("expected 'Name: value', got \"{}\"", h);
-  const std::string_view name(h.data(), colon);
-  for (char c : name)
-    if (!http::token_char(c)) return fmt::format("invalid header name \"{}\"", name);
-  for (char c : std::string_view(h).substr(colon + 1))
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
-      return fmt::format("control character in the value of \"{}\"", name);
+  if (auto why = check_header_line(h); !why.empty()) return why;
+  const std::string_view name(h.data(), h.find(':'));
   if (http::iequals(name, "Content-Length") || http::iequals(name, "Transfer-Encoding"))
     return fmt::format("\"{}\" is set by the tool from the body", name);
   return "";
@@ -37,18 +29,35 @@ void need_http(Flags& f, const Options& o, const char* name) {
 
 }  // namespace
 
+// A token name and a value free of control bytes (which would end the header early or smuggle
+// another one).
+std::string check_header_line(const std::string& h) {
+  const auto colon = h.find(':');
+  if (colon == std::string::npos || colon == 0)
+    return fmt::format("expected 'Name: value', got \"{}\"", h);
+  const std::string_view name(h.data(), colon);
+  for (char c : name)
+    if (!http::token_char(c)) return fmt::format("invalid header name \"{}\"", name);
+  for (char c : std::string_view(h).substr(colon + 1))
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+      return fmt::format("control character in the value of \"{}\"", name);
+  return "";
+}
+
 void add_http_flags(Flags& f) {
   f.value("--path", "PATH", "http: request path and query [/]");
   f.value("--method", "METHOD", "http: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE [GET]");
-  f.repeated("-H,--header", "'NAME: VALUE'", "http: request header, repeatable");
+  f.repeated("-H,--header", "'NAME: VALUE'", "http, nats: header, repeatable");
   f.value("--body", "TEXT", "http: request body");
   f.value("--body-file", "FILE", "http: request body read from a file");
   f.value("--pipeline", "N", "http: requests in flight per connection, 1..1024 [1]");
 }
 
 void validate_http(Flags& f, Options& o) {
-  for (const char* name : {"--path", "--method", "--header", "--body", "--body-file", "--pipeline"})
+  for (const char* name : {"--path", "--method", "--body", "--body-file", "--pipeline"})
     need_http(f, o, name);
+  if (f.given("--header") && o.sink != "http" && o.sink != "nats")
+    throw UsageError{"--header: only with --sink http or nats"};
   if (o.sink != "http") return;
 
   if (f.given("--payload"))

@@ -1,7 +1,5 @@
 #include "cli/mqtt_flags.hpp"
 
-#include <cstdlib>
-
 #include "core/template.hpp"
 
 namespace lt {
@@ -39,10 +37,6 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--topic", "TEMPLATE", "mqtt: topic, {device} and {rank} expand [load-tester/{device}]");
   f.value("--client-id", "TEMPLATE", "mqtt: client id template [lt-{rank}-{device}]");
   f.value("--keepalive", "DURATION", "mqtt: keep-alive interval, 0 = off [60s]");
-  f.value("--username", "NAME", "mqtt: user name");
-  f.value("--password-file", "FILE", "mqtt: password read from a file (or set $LT_PASSWORD)");
-  f.value("--subscribers", "N",
-          "mqtt: subscriber connections inside the tool measuring end-to-end latency [0]");
   app.add_flag("--retain", o.mqtt.retain, "mqtt: publish retained messages");
   app.add_flag("--persistent", o.mqtt.persistent,
                "mqtt: keep sessions (clean session off; 5.0: a one-hour session expiry)");
@@ -50,8 +44,8 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
 
 void validate_mqtt(Flags& f, Options& o) {
   for (const char* name :
-       {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive", "--username",
-        "--password-file", "--subscribers", "--retain", "--persistent"})
+       {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive", "--retain",
+        "--persistent"})
     need_mqtt(f, o, name);
   if (o.sink != "mqtt") return;
   MqttOptions& m = o.mqtt;
@@ -73,35 +67,20 @@ void validate_mqtt(Flags& f, Options& o) {
   f.duration("--keepalive", m.keepalive, 0, kMaxKeepalive);
   if (m.keepalive % kSecond != 0)
     f.fail("--keepalive", "expected whole seconds from 0 to 65535 (e.g. 30s, 2m)");
-  if (f.given("--username")) {
-    m.username = f.raw("--username");
-    if (m.username.empty() || m.username.size() > 65535)
-      f.fail("--username", "expected 1 to 65535 bytes");
+  Credentials& a = o.auth;
+  if (!a.password.empty() && a.username.empty() && m.version == 4) {
+    if (f.given("--password-file"))
+      throw UsageError{"--password-file: MQTT 3.1.1 sends a password only with --username"};
+    a.password.clear();  // $LT_PASSWORD meant for another run: 3.1.1 cannot send it alone
   }
-  if (f.given("--password-file")) {
-    f.path("--password-file", m.password_file);
-    std::string why;
-    if (!read_text_file(m.password_file, m.password, why))
-      throw UsageError{
-          fmt::format("--password-file: cannot read \"{}\": {}", m.password_file, why)};
-    // A file written by an editor or `echo` ends with a newline that is not the password's.
-    while (!m.password.empty() && (m.password.back() == '\n' || m.password.back() == '\r'))
-      m.password.pop_back();
-  } else if (const char* env = std::getenv("LT_PASSWORD");
-             env && (!m.username.empty() || m.version == 5)) {
-    m.password = env;
-  }
-  if (!m.password.empty() && m.username.empty() && m.version == 4)
-    throw UsageError{"--password-file: MQTT 3.1.1 sends a password only with --username"};
-  f.count("--subscribers", m.subscribers, 0, 100'000);
-  if (m.subscribers > 1 && !topic.uses_device())
+  if (o.subscribers > 1 && !topic.uses_device())
     throw UsageError{fmt::format(
         "--subscribers: more than one needs {{device}} in --topic (each subscriber takes its "
         "share of the devices' topics), got \"{}\"",
         m.topic)};
   if (o.echo) throw UsageError{"--echo: not used by --sink mqtt (use --qos 1 or --subscribers)"};
   // Each worker's subscribers cover its own devices; one shared topic would reach all of them.
-  if (m.subscribers > 0 && !topic.uses_device() &&
+  if (o.subscribers > 0 && !topic.uses_device() &&
       !(f.given("--threads") && f.raw("--threads") == "1"))
     throw UsageError{fmt::format(
         "--subscribers: a --topic without {{device}} needs --threads 1 (subscribers are per "
@@ -125,9 +104,6 @@ std::string describe_mqtt(const Options& o) {
                   shell_word("--client-id=" + m.client_id), format_exact(m.keepalive));
   if (m.retain) s += " --retain";
   if (m.persistent) s += " --persistent";
-  if (!m.username.empty()) s += " " + shell_word("--username=" + m.username);
-  if (!m.password_file.empty()) s += " " + shell_word("--password-file=" + m.password_file);
-  if (m.subscribers) s += fmt::format(" --subscribers={}", m.subscribers);
   return s;
 }
 

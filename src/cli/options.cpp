@@ -12,8 +12,10 @@
 #include <string_view>
 
 #include "cli/flags.hpp"
+#include "cli/broker_flags.hpp"
 #include "cli/http_flags.hpp"
 #include "cli/mqtt_flags.hpp"
+#include "cli/nats_flags.hpp"
 #include "cli/target_flags.hpp"
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
@@ -161,7 +163,9 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
   add_target_flags(f, app, o);
   add_http_flags(f);
+  add_broker_flags(f);
   add_mqtt_flags(f, app, o);
+  add_nats_flags(f);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -204,11 +208,15 @@ void validate_run(Flags& f, Options& o) {
   if (o.sink == "udp" && o.payload > 65507)
     throw UsageError{fmt::format("--payload: sink udp takes 32 to 65507 bytes, got {}", o.payload)};
   validate_http(f, o);
+  validate_broker(f, o);
   validate_mqtt(f, o);
-  const bool replies = o.sink == "http" || o.echo || (o.sink == "mqtt" && o.mqtt.qos > 0);
+  validate_nats(f, o);
+  const bool replies = o.sink == "http" || o.echo || (o.sink == "mqtt" && o.mqtt.qos > 0) ||
+                       (o.sink == "nats" && o.nats.mode == NatsMode::Request);
   if (o.closed_loop && !replies)
     throw UsageError{
-        "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 or 2"};
+        "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+        "or nats with --nats-mode request"};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -391,7 +399,8 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_mqtt(o) + describe_target(o);
+  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_broker(o) +
+       describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

@@ -36,8 +36,17 @@ struct HttpOptions {
   std::uint32_t pipeline = 1;  // requests in flight per connection
 };
 
-// The MQTT sink (--sink mqtt). The password comes from --password-file or $LT_PASSWORD, never
-// from the command line, and is never printed.
+// Credentials for the brokers (mqtt, nats). Secrets come from files or environment variables
+// ($LT_PASSWORD, $LT_TOKEN), never from the command line, and are never printed.
+struct Credentials {
+  std::string username;
+  std::string password;
+  std::string password_file;
+  std::string token;  // nats: auth_token
+  std::string token_file;
+};
+
+// The MQTT sink (--sink mqtt).
 struct MqttOptions {
   int version = 4;  // protocol level: 4 = 3.1.1, 5 = 5.0
   std::uint8_t qos = 0;
@@ -46,10 +55,23 @@ struct MqttOptions {
   std::string client_id = "lt-{rank}-{device}";
   bool persistent = false;  // keep the session: clean session (start) off
   Nanos keepalive = 60 * kSecond;
-  std::string username;
-  std::string password;
-  std::string password_file;
-  std::uint32_t subscribers = 0;  // end-to-end receivers inside the tool
+};
+
+// The NATS sink (--sink nats).
+enum class NatsMode : std::uint8_t {
+  Pub,      // publish; a periodic PING/PONG confirms the server read them
+  Request,  // request/reply round trips through a reply inbox
+  E2e,      // publish, and --subscribers inside the tool measure publish-to-receipt
+};
+inline const char* nats_mode_name(NatsMode m) {
+  return m == NatsMode::Request ? "request" : m == NatsMode::E2e ? "e2e" : "pub";
+}
+struct NatsOptions {
+  NatsMode mode = NatsMode::Pub;
+  std::string subject = "load-tester.{device}";
+  std::vector<std::string> headers;  // "Name: value": sent as HPUB
+  std::uint32_t responders = 0;      // request: reply connections inside the tool
+  Nanos ping_interval = 1 * kSecond;
 };
 
 // TLS for the sinks that speak it. Verification is on unless --insecure.
@@ -81,7 +103,10 @@ struct Options {
   bool echo = false;  // target echoes; measure round trips
   HttpOptions http;
   MqttOptions mqtt;
+  NatsOptions nats;
   TlsOptions tls;
+  Credentials auth;
+  std::uint32_t subscribers = 0;  // mqtt, nats: end-to-end receivers inside the tool
 
   // Engine
   unsigned threads = 0;                 // 0 = one per core

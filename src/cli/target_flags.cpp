@@ -6,16 +6,16 @@ namespace lt {
 
 namespace {
 bool speaks_tls(const std::string& sink) {
-  return sink == "http" || sink == "mqtt";
+  return sink == "http" || sink == "mqtt" || sink == "nats";
 }
 }  // namespace
 
 void add_target_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--url", "URL",
-          "http[s]://host[:port]/path or mqtt[s]://host[:port]: sets the sink, host, port and "
-          "TLS");
+          "http[s]://host[:port]/path, mqtt[s]://host[:port] or nats|tls://host[:port]: sets the "
+          "sink, host, port and TLS");
   f.value("--ca-file", "FILE", "TLS: trust these CA certificates (PEM) instead of the system's");
-  app.add_flag("--tls", o.tls.enabled, "connect with TLS (implied by https:// and mqtts://)");
+  app.add_flag("--tls", o.tls.enabled, "connect with TLS (implied by https://, mqtts:// and tls://)");
   app.add_flag("--insecure", o.tls.insecure, "TLS: do not verify the server's certificate");
 }
 
@@ -40,7 +40,7 @@ void validate_target(Flags& f, Options& o) {
   }
   for (const char* name : {"--tls", "--ca-file", "--insecure"})
     if (f.given(name) && !speaks_tls(o.sink))
-      throw UsageError{fmt::format("{}: only with a sink that speaks TLS (http, mqtt)", name)};
+      throw UsageError{fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats)", name)};
   if (f.given("--ca-file")) {
     f.path("--ca-file", o.tls.ca_file);
     std::string content, why;
@@ -49,7 +49,7 @@ void validate_target(Flags& f, Options& o) {
   }
   if ((f.given("--ca-file") || o.tls.insecure) && !o.tls.enabled)
     throw UsageError{
-        "--ca-file and --insecure need TLS: use an https:// or mqtts:// URL, or --tls"};
+        "--ca-file and --insecure need TLS: use an https://, mqtts:// or tls:// URL, or --tls"};
   if (o.tls.insecure && !o.tls.ca_file.empty())
     throw UsageError{"--insecure and --ca-file contradict each other: give one"};
 }

@@ -82,6 +82,8 @@ void Worker::run(Nanos connect_origin) {
   }
 
   dispatch_end_.store(now, std::memory_order_release);
+  sink_->finish(now);
+  sink_->flush(now);
   // Drain: give replies and unsent bytes up to --timeout, still reporting on the boundaries.
   const Nanos drain_end = now + options_.timeout;
   while (sink_->busy() && now < drain_end && !stop_.load(std::memory_order_relaxed)) {

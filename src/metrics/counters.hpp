@@ -8,7 +8,7 @@ namespace lt {
 
 enum class Counter : std::uint8_t {
   Sent,         // handed to the kernel in full
-  Completed,    // fire-and-forget: written; echo: reply received
+  Completed,    // fire-and-forget: written (nats: confirmed by PONG); echo: reply received
   Missed,       // due, but the device's backlog was full (never sent)
   Lost,         // echo: no reply within --timeout, or outstanding when a connection broke
   Duplicates,   // echo: a reply seen twice
@@ -35,6 +35,8 @@ enum class Counter : std::uint8_t {
   ErrTimeout,      // http: no response within --timeout (the connection is closed)
   ErrTls,          // TLS handshake failed (certificate verification among the causes)
   ErrBroker,       // the broker refused: CONNACK or SUBACK code, a 5.0 reason code, DISCONNECT
+  ErrRejected,     // the broker refused one message and kept the connection (nats -ERR)
+  ErrNoResponders,  // nats request: nobody subscribes to the subject
   kCount
 };
 
@@ -48,7 +50,7 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "err_refused",   "err_connect_timeout", "err_unreachable",
     "err_reset",     "err_closed",          "err_send",
     "err_malformed", "err_timeout",         "err_tls",
-    "err_broker"};
+    "err_broker",    "err_rejected",        "err_no_responders"};
 // Every counter has a name: a missing one would be an empty key in reports.
 static_assert(!kCounterNames.back().empty());
 

@@ -80,7 +80,10 @@ void print_summary(std::FILE* out, const RunResult& run) {
   if (http)
     fmt::print(out, "\n  responses   2xx {}  3xx {}  4xx {}  5xx {}", c[Counter::Status2xx],
                c[Counter::Status3xx], c[Counter::Status4xx], c[Counter::Status5xx]);
-  if (o.sink == "mqtt" && o.mqtt.subscribers > 0) {
+  if (o.sink == "nats")
+    fmt::print(out, "\n  nats        {} to {}  rejected {}  no responders {}",
+               nats_mode_name(o.nats.mode), o.nats.subject, c[Counter::ErrRejected], c[Counter::ErrNoResponders]);
+  if (o.subscribers > 0) {
     const std::uint64_t got = c[Counter::E2eReceived], sent = c[Counter::Sent];
     fmt::print(out, "\n  end to end  received {} of {} sent ({:.3f}%)  lost {}  duplicates {}", got,
                sent, sent ? 100.0 * double(got) / double(sent) : 0.0, sent > got ? sent - got : 0,
@@ -115,13 +118,17 @@ void print_summary(std::FILE* out, const RunResult& run) {
   percentile_row(out, "lateness", run.total.lateness);
   percentile_row(out, "connect", run.total.connect);
   if (o.tls.enabled) percentile_row(out, "tls", run.total.handshake);
-  if (o.sink == "mqtt" && o.mqtt.subscribers > 0) percentile_row(out, "e2e", run.total.e2e);
+  if (o.subscribers > 0) percentile_row(out, "e2e", run.total.e2e);
   const bool mqtt_ack = o.sink == "mqtt" && o.mqtt.qos > 0;
-  const char* until = http     ? "the whole response"
-                      : o.echo ? "the echoed reply"
-                      : mqtt_ack
-                          ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
-                          : "the message being handed to the kernel";
+  const bool nats = o.sink == "nats";
+  const char* until =
+      http     ? "the whole response"
+      : o.echo ? "the echoed reply"
+      : mqtt_ack ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
+      : nats && o.nats.mode == NatsMode::Request ? "the reply"
+      : nats ? "the message being handed to the kernel; completed counts those a PONG from the "
+               "server confirmed"
+             : "the message being handed to the kernel";
   if (o.closed_loop) {
     fmt::print(out,
                "  latency: CLOSED LOOP, from when a reply freed the device to {}: there is no "
@@ -139,7 +146,7 @@ void print_summary(std::FILE* out, const RunResult& run) {
              "  service: from the actual send, the uncorrected view; lateness: actual send "
              "minus intended send; connect: connection attempt to established{}\n",
              o.tls.enabled ? "; tls: TLS handshake after the connect" : "");
-  if (o.sink == "mqtt" && o.mqtt.subscribers > 0)
+  if (o.subscribers > 0)
     fmt::print(out,
                "  e2e: from the intended send time to a subscriber's receipt (the timestamp in "
                "the payload)\n");

@@ -63,8 +63,16 @@ json result_to_json(const RunResult& run) {
                        {"client_id", o.mqtt.client_id},
                        {"persistent", o.mqtt.persistent},
                        {"keepalive_ns", o.mqtt.keepalive},
-                       {"username", o.mqtt.username},
-                       {"subscribers", o.mqtt.subscribers}};
+                       {"username", o.auth.username},
+                       {"subscribers", o.subscribers}};
+  if (o.sink == "nats")
+    options["nats"] = {{"mode", nats_mode_name(o.nats.mode)},
+                       {"subject", o.nats.subject},
+                       {"headers", o.nats.headers},
+                       {"responders", o.nats.responders},
+                       {"ping_interval_ns", o.nats.ping_interval},
+                       {"username", o.auth.username},
+                       {"subscribers", o.subscribers}};
   if (o.sink == "http")
     options["http"] = {{"method", o.http.method},
                        {"target", o.http.target},

@@ -6,6 +6,7 @@
 
 #include "core/template.hpp"
 #include "mqtt/codec.hpp"
+#include "sinks/e2e_tracker.hpp"
 #include "sinks/ring.hpp"
 #include "sinks/stream_client.hpp"
 #include "sinks/wire_header.hpp"
@@ -49,12 +50,13 @@ struct MqttState {
 class MqttSink final : public StreamClient {
  public:
   explicit MqttSink(SinkContext& c)
-      : StreamClient(c, c.device_ids.size() + subscribers_on(c), sweep_period(c.options)),
+      : StreamClient(c, c.device_ids.size() + E2eTracker::subscribers_on(c.options, c.device_ids.size()),
+                     sweep_period(c.options)),
         o_(c.options.mqtt),
         version_(o_.version == 5 ? mqtt::Version::V5 : mqtt::Version::V311),
         payload_(c.options.payload),
         state_(conns_.size(), MqttState(max_packet(c.options))),
-        last_seq_(c.device_ids.size(), -1) {
+        e2e_(c.device_ids, c.recorder) {
     std::string why;
     const auto topic = NameTemplate::parse(o_.topic, why);
     const auto client_id = NameTemplate::parse(o_.client_id, why);
@@ -68,7 +70,6 @@ class MqttSink final : public StreamClient {
                                 ? client_id->expand(c.device_ids[i], 0)
                                 : client_id->expand(c.device_ids.empty() ? 0 : c.device_ids[0], 0) +
                                       fmt::format("-sub{}", i - c.device_ids.size()));
-    if (c.device_ids.size() > 1) stride_ = c.device_ids[1] - c.device_ids[0];
   }
 
   std::uint32_t settled() const override {
@@ -118,7 +119,7 @@ class MqttSink final : public StreamClient {
     for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
       if (conns_[i].ready && !state_[i].pending.empty()) return true;
     // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
-    return conns_.size() > c_.device_ids.size() && sent_total_ > received_total_;
+    return conns_.size() > c_.device_ids.size() && sent_total_ > e2e_.received_total();
   }
 
   void stop(Nanos now) override {
@@ -131,15 +132,6 @@ class MqttSink final : public StreamClient {
   }
 
  private:
-  static std::size_t subscribers_on(const SinkContext& c) {
-    // Each worker's subscribers cover its own devices, so the drain can tell when every message
-    // of the worker was received. The total is rounded up to a multiple of the workers.
-    const std::uint64_t n = c.options.mqtt.subscribers;
-    if (n == 0 || c.device_ids.empty()) return 0;
-    const std::uint64_t workers = std::max<std::uint64_t>(
-        1, c.options.devices / std::max<std::size_t>(1, c.device_ids.size()));
-    return std::size_t(std::min<std::uint64_t>((n + workers - 1) / workers, c.device_ids.size()));
-  }
   // Subscribers receive whole publishes: the splitter must take the largest one we send.
   static std::size_t max_packet(const Options& o) {
     return std::max<std::size_t>(1u << 20, o.payload + 65536 + 16);
@@ -165,8 +157,8 @@ class MqttSink final : public StreamClient {
     const bool sub = subscriber(conn);
     p.clean = !o_.persistent || sub;
     p.keepalive_s = std::uint16_t(o_.keepalive / kSecond);
-    if (!o_.username.empty()) p.username = o_.username;
-    if (!o_.password.empty()) p.password = o_.password;
+    if (!c_.options.auth.username.empty()) p.username = c_.options.auth.username;
+    if (!c_.options.auth.password.empty()) p.password = c_.options.auth.password;
     if (o_.persistent && !sub && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
     if (version_ == mqtt::Version::V5)
       // --inflight limits what a device sends; a subscriber takes all the broker will send.
@@ -315,9 +307,8 @@ class MqttSink final : public StreamClient {
   std::vector<MqttState> state_;
   std::vector<std::string> topics_, client_ids_;
   std::vector<mqtt::PublishHead> heads_;
-  std::vector<std::int64_t> last_seq_;  // subscribers: per local device, the last seq received
-  std::uint64_t stride_ = 1;
-  std::uint64_t sent_total_ = 0, received_total_ = 0;
+  E2eTracker e2e_;
+  std::uint64_t sent_total_ = 0;
   std::size_t subscribers_settled_ = 0;
 };
 
@@ -452,27 +443,9 @@ bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::stri
   return true;
 }
 
-void MqttSink::on_delivery(StreamConn& conn, const mqtt::Publish& pub, Nanos now) {
-  (void)conn;
+void MqttSink::on_delivery(StreamConn&, const mqtt::Publish& pub, Nanos now) {
   // A retained message delivered on subscribing is from an earlier run, not this one.
-  if (pub.retain) return;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(pub.payload.data());
-  auto h = pub.payload.size() >= kWireHeaderSize ? read_wire_header(bytes) : std::nullopt;
-  const std::uint64_t first = c_.device_ids.empty() ? 0 : c_.device_ids[0];
-  if (!h || h->device < first || (h->device - first) % stride_ != 0 ||
-      (h->device - first) / stride_ >= last_seq_.size()) {
-    c_.recorder.count(Counter::ErrMalformed);
-    return;
-  }
-  std::int64_t& last = last_seq_[(h->device - first) / stride_];
-  if (std::int64_t(h->seq) <= last) {
-    c_.recorder.count(Counter::E2eDuplicates);
-    return;
-  }
-  last = std::int64_t(h->seq);
-  ++received_total_;
-  c_.recorder.count(Counter::E2eReceived);
-  c_.recorder.e2e.record(now - h->intended);
+  if (!pub.retain) e2e_.received(pub.payload, now);
 }
 
 }  // namespace

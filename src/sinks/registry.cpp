@@ -4,6 +4,7 @@
 
 #include "sinks/http_sink.hpp"
 #include "sinks/mqtt_sink.hpp"
+#include "sinks/nats_sink.hpp"
 #include "sinks/tcp_sink.hpp"
 #include "sinks/udp_sink.hpp"
 #include "sinks/wire_header.hpp"
@@ -20,6 +21,10 @@ const std::array kSinks = {
              &make_http_sink},
     SinkInfo{"mqtt", "MQTT 3.1.1/5.0 publishes, QoS 0-2; --subscribers measures end-to-end latency",
              kWireHeaderSize, &make_mqtt_sink},
+    SinkInfo{"nats",
+             "NATS publishes confirmed by PING/PONG, request/reply, or end to end with "
+             "--subscribers (TLS with tls:// URLs)",
+             kWireHeaderSize, &make_nats_sink},
 };
 }  // namespace
 

@@ -58,6 +58,8 @@ class Sink {
   virtual Offer offer(std::uint32_t local_device, std::uint64_t seq, Nanos intended, Nanos now) = 0;
   // End of a dispatch round: write out what offer() buffered (one write per connection).
   virtual void flush(Nanos now) = 0;
+  // The last offer was made: send what confirms the rest (nats: a final PING).
+  virtual void finish(Nanos) {}
   // After the last offer: true while replies or unsent bytes are still outstanding.
   virtual bool busy() const = 0;
   // Closes everything; what is still outstanding is counted (lost, or missed if never sent).

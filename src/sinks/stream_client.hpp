@@ -60,8 +60,13 @@ class StreamClient : public Sink {
   void handle(StreamConn& conn, std::uint32_t events, Nanos now);
 
  protected:
-  // TCP (and TLS) is up: HTTP is ready at once, MQTT sends its CONNECT first.
+  // TCP (and TLS) is up: HTTP is ready at once, MQTT sends its CONNECT first. With a protocol
+  // that upgrades to TLS itself (tls_first() false) it is called twice: at the TCP connect and
+  // again when the handshake start_tls() began is done.
   virtual void on_open(StreamConn& conn, Nanos now) = 0;
+  // NATS reads the server's INFO in plain text before the TLS handshake; the others shake
+  // hands at once.
+  virtual bool tls_first() const { return true; }
   // Bytes read; false once the hook closed the connection.
   virtual bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) = 0;
   // A write is about to begin at `now`: the protocol may stamp the bytes not yet begun.
@@ -76,6 +81,9 @@ class StreamClient : public Sink {
   virtual void on_sweep(StreamConn&, Nanos) {}
 
   void open_conn(StreamConn& conn, Nanos now);
+  // Begins the TLS handshake on an open plain connection (tls_first() false); reads stop until
+  // it is done.
+  void start_tls(StreamConn& conn, Nanos now);
   // The protocol's handshake is done (HTTP: at open; MQTT: CONNACK accepted).
   void mark_ready(StreamConn& conn, Nanos now);
   void mark_dirty(StreamConn& conn);

@@ -239,7 +239,7 @@ TEST(OptionsErrors, MessagesStateTheAcceptedRange) {
   EXPECT_EQ(error_of({"-devices", "abc"}),
             "--devices: expected a whole number from 1 to 10000000, got \"abc\"");
   EXPECT_EQ(error_of({"--sink", "foo"}),
-            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt)");
+            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt, nats)");
   EXPECT_EQ(error_of({"--port", "0"}),
             "--port: expected a whole number from 1 to 65535, got \"0\"");
   EXPECT_NE(error_of({"--payload", "16"}).find("at least 32 bytes"), std::string::npos);
@@ -364,6 +364,9 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
            {"-url", "mqtts://b:8883", "-qos", "1", "-topic", "t/{device}/x y", "-retain",
             "-persistent", "-keepalive", "30s", "-username", "u", "-subscribers", "3",
             "-mqtt-version", "5", "-devices", "9", "-insecure"},
+           {"-url", "tls://n:4333", "-nats-mode", "e2e", "-subscribers", "2", "-subject",
+            "s.{device}", "-H", "A: b c", "-ping-interval", "250ms", "-devices", "4", "-insecure"},
+           {"-sink", "nats", "-nats-mode", "request", "-responders", "3", "-username", "u"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
            {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
             "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
@@ -398,19 +401,19 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
   EXPECT_TRUE(parse({"--url", "http://h/", "--rate", "max"}).closed_loop);
   EXPECT_TRUE(parse({"--echo", "--rate", "max"}).closed_loop);
   EXPECT_EQ(error_of({"--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 "
-            "or 2");
+            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+            "or nats with --nats-mode request");
   EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
 }
 
 TEST(OptionsHttp, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--url", "gopher://h/"}),
-            "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts), got "
+            "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls), got "
             "\"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
-  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http, mqtt)");
+  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
   EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
-            "--ca-file and --insecure need TLS: use an https:// or mqtts:// URL, or --tls");
+            "--ca-file and --insecure need TLS: use an https://, mqtts:// or tls:// URL, or --tls");
   EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
             "--body: a HEAD request has no body");
   EXPECT_EQ(error_of({"--url", "http://h/", "-H", "X: a\r\nY: b"}),
@@ -450,8 +453,8 @@ TEST(OptionsMqtt, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--sink", "mqtt", "--payload", "16"}),
             "--payload: sink mqtt needs at least 32 bytes (its header), got 16");
   EXPECT_EQ(error_of({"--sink", "mqtt", "--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http, --echo, or mqtt with --qos 1 "
-            "or 2");
+            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+            "or nats with --nats-mode request");
   EXPECT_EQ(error_of({"--url", "mqtt://b/x"}),
             "--url: a mqtt:// URL has no path, got \"mqtt://b/x\"");
   EXPECT_EQ(error_of({"--sink", "mqtt", "--qos", "2", "--persistent"}),
@@ -473,8 +476,77 @@ TEST(OptionsMqtt, PasswordNeverInTheDescription) {
   std::fputs("s3cret\n", f);
   std::fclose(f);
   const Options o = parse({"--sink", "mqtt", "--username", "u", "--password-file", file});
-  EXPECT_EQ(o.mqtt.password, "s3cret");  // the file's newline is not part of it
+  EXPECT_EQ(o.auth.password, "s3cret");  // the file's newline is not part of it
   EXPECT_EQ(describe_options(o).find("s3cret"), std::string::npos);
+}
+
+TEST(OptionsNats, UrlModesAndDefaults) {
+  Options o = parse({"--url", "nats://n:4333"});
+  EXPECT_EQ(o.sink, "nats");
+  EXPECT_EQ(o.hostname, "n");
+  EXPECT_EQ(o.port, 4333);
+  EXPECT_FALSE(o.tls.enabled);
+  EXPECT_EQ(o.nats.mode, NatsMode::Pub);
+  EXPECT_EQ(o.nats.subject, "load-tester.{device}");
+  EXPECT_EQ(o.subscribers, 0u);
+  o = parse({"--url", "tls://n"});
+  EXPECT_TRUE(o.tls.enabled);
+  EXPECT_EQ(o.port, 4222);
+  o = parse({"--sink", "nats", "--nats-mode", "e2e"});
+  EXPECT_EQ(o.subscribers, 1u);  // e2e needs someone to receive
+  o = parse({"--sink", "nats", "--nats-mode", "request", "--responders", "3", "--rate", "max"});
+  EXPECT_EQ(o.nats.responders, 3u);
+  EXPECT_TRUE(o.closed_loop);
+  o = parse({"--sink", "nats", "-H", "A: b", "--header", "C: d"});
+  EXPECT_EQ(o.nats.headers, (std::vector<std::string>{"A: b", "C: d"}));
+  EXPECT_EQ(o.http.headers.size(), 0u);
+}
+
+TEST(OptionsNats, ErrorsNameTheirFlag) {
+  EXPECT_EQ(error_of({"--subject", "a"}), "--subject: only with --sink nats");
+  EXPECT_EQ(error_of({"--sink", "nats", "--nats-mode", "sub"}),
+            "--nats-mode: unknown mode \"sub\" (accepted: pub, request, e2e)");
+  EXPECT_TRUE(error_of({"--sink", "nats", "--subject", "a.*"}).starts_with("--subject: wildcards"));
+  EXPECT_TRUE(error_of({"--sink", "nats", "--subject", "a..b"}).starts_with("--subject: "));
+  EXPECT_TRUE(error_of({"--sink", "nats", "--subject", "a b"}).starts_with("--subject: "));
+  EXPECT_EQ(error_of({"--sink", "nats", "--responders", "2"}),
+            "--responders: only with --nats-mode request");
+  EXPECT_EQ(error_of({"--sink", "nats", "--subscribers", "2"}),
+            "--subscribers: with --sink nats only in --nats-mode e2e");
+  EXPECT_NE(error_of({"--sink", "nats", "--nats-mode", "e2e", "--subscribers", "2", "--subject",
+                      "all"})
+                .find("more than one needs {device}"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "nats", "--rate", "max"}),
+            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+            "or nats with --nats-mode request");
+  EXPECT_EQ(error_of({"--sink", "nats", "--ping-interval", "1ms"}),
+            "--ping-interval: expected a duration from 10ms to 1h (e.g. 500ms, 2m), got \"1ms\"");
+  EXPECT_EQ(error_of({"--sink", "nats", "-H", "bad"}),
+            "--header: expected 'Name: value', got \"bad\"");
+  EXPECT_EQ(error_of({"--sink", "nats", "--echo"}),
+            "--echo: not used by --sink nats (use --nats-mode request or e2e)");
+  EXPECT_EQ(error_of({"--token-file", "x"}), "--token-file: only with --sink nats");
+  EXPECT_EQ(error_of({"--sink", "tcp", "--username", "u"}),
+            "--username: only with --sink mqtt or nats");
+  EXPECT_EQ(error_of({"--url", "nats://h/x"}), "--url: a nats:// URL has no path, got \"nats://h/x\"");
+}
+
+TEST(OptionsNats, SecretsFromFilesNeverInTheDescription) {
+  const std::string file = ::testing::TempDir() + "/token";
+  FILE* f = std::fopen(file.c_str(), "w");
+  std::fputs("t0ken\r\n", f);
+  std::fclose(f);
+  const Options o = parse({"--sink", "nats", "--token-file", file, "--nats-mode", "request"});
+  EXPECT_EQ(o.auth.token, "t0ken");
+  const std::string d = describe_options(o);
+  EXPECT_EQ(d.find("t0ken"), std::string::npos);
+  EXPECT_NE(d.find("--token-file="), std::string::npos);
+  EXPECT_NE(d.find("--nats-mode=request"), std::string::npos);
+  EXPECT_TRUE(error_of({"--sink", "nats", "--token-file", file, "--username", "u"})
+                  .starts_with("--token-file: a token and --username"));
+  EXPECT_TRUE(error_of({"--sink", "nats", "--token-file", "/nonexistent/t"})
+                  .starts_with("--token-file: cannot read \"/nonexistent/t\""));
 }
 
 }  // namespace

@@ -1,0 +1,66 @@
+#pragma once
+// End-to-end receipt for the subscribers inside the tool (mqtt, nats). Each worker's subscribers
+// take its own devices' topics or subjects, so a payload is checked against the worker's devices
+// by its wire header; first copies, duplicates and publish-to-receipt latency are counted here.
+#include <algorithm>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "metrics/recorder.hpp"
+#include "sinks/wire_header.hpp"
+
+namespace lt {
+
+// Helper connections (subscribers, responders) of one worker: `n` shared out over the workers,
+// rounded up, and never more than the worker's devices, each of which takes a share of them.
+inline std::size_t share_of_worker(std::uint64_t n, const Options& o, std::size_t local_devices) {
+  if (n == 0 || local_devices == 0) return 0;
+  const std::uint64_t workers = std::max<std::uint64_t>(1, o.devices / local_devices);
+  return std::size_t(std::min<std::uint64_t>((n + workers - 1) / workers, local_devices));
+}
+
+class E2eTracker {
+ public:
+  E2eTracker(const std::vector<std::uint64_t>& device_ids, Recorder& recorder)
+      : recorder_(recorder),
+        first_(device_ids.empty() ? 0 : device_ids[0]),
+        stride_(device_ids.size() > 1 ? device_ids[1] - device_ids[0] : 1),
+        last_seq_(device_ids.size(), -1) {}
+
+  // Subscriber connections on a worker of `local_devices`.
+  static std::size_t subscribers_on(const Options& o, std::size_t local_devices) {
+    return share_of_worker(o.subscribers, o, local_devices);
+  }
+
+  void received(std::string_view payload, Nanos now) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(payload.data());
+    auto h = payload.size() >= kWireHeaderSize ? read_wire_header(bytes) : std::nullopt;
+    // Not one of this worker's devices' messages: another run's, or another tool's.
+    if (!h || h->device < first_ || (h->device - first_) % stride_ != 0 ||
+        (h->device - first_) / stride_ >= last_seq_.size()) {
+      recorder_.count(Counter::ErrMalformed);
+      return;
+    }
+    std::int64_t& last = last_seq_[(h->device - first_) / stride_];
+    if (std::int64_t(h->seq) <= last) {
+      recorder_.count(Counter::E2eDuplicates);
+      return;
+    }
+    last = std::int64_t(h->seq);
+    ++received_;
+    recorder_.count(Counter::E2eReceived);
+    recorder_.e2e.record(now - h->intended);
+  }
+
+  std::uint64_t received_total() const { return received_; }
+
+ private:
+  Recorder& recorder_;
+  std::uint64_t first_, stride_;
+  std::vector<std::int64_t> last_seq_;  // per local device, the last seq received
+  std::uint64_t received_ = 0;
+};
+
+}  // namespace lt
