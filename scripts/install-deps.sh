@@ -12,6 +12,13 @@
 # brings mosquitto_sub/mosquitto_pub, which those tests read $SYS counters and subscribe with.
 # Like nginx, its postinst would start a system broker (on port 1883): the policy-rc.d below
 # forbids that too.
+#
+# nats-server (Debian 12: 2.9.10, /usr/sbin/nats-server) is the NATS server the nats-sink tests
+# start the same way (tests/integration/nats.py). The package ships the binary, a sample
+# /etc/nats-server.conf (127.0.0.1:4222) and a nats-server.service unit run as user `nats`; its
+# postinst adds that user, enables the unit and would start it (on port 4222): the policy-rc.d
+# below forbids the start. The unit stays enabled, so a systemd machine starts it at the next
+# boot; the tests never use it or its port.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -20,6 +27,7 @@ packages=(
   python3 python3-pytest procps
   nginx openssl wrk
   mosquitto mosquitto-clients
+  nats-server
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -28,10 +36,10 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  # nginx's and mosquitto's postinsts would start a system nginx on port 80 and a system broker
-  # on port 1883. Nothing here needs them, so while installing, a policy-rc.d (honoured by
-  # invoke-rc.d and deb-systemd-invoke) forbids starting services; it is removed afterwards
-  # unless the machine already had one.
+  # nginx's, mosquitto's and nats-server's postinsts would start a system nginx on port 80 and
+  # system servers on ports 1883 and 4222. Nothing here needs them, so while installing, a
+  # policy-rc.d (honoured by invoke-rc.d and deb-systemd-invoke) forbids starting services; it
+  # is removed afterwards unless the machine already had one.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     trap '$SUDO rm -f "$policy"' EXIT

@@ -211,3 +211,22 @@ def mosquitto_module():
     with tempfile.TemporaryDirectory(prefix="lt-mosquitto-") as d:
         with Mosquitto(d, tls=True, auth=True) as broker:
             yield broker
+
+
+@pytest.fixture
+def nats(tmp):
+    """A private nats-server on a free loopback port, monitoring on another
+    (tests/integration/nats.py): no auth, no TLS, stopped after."""
+    from nats import NatsServer
+    with NatsServer(tmp) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nats_module():
+    """One plain nats-server for a whole test module, in a directory of its own. Its /varz
+    counters carry over from test to test: compare differences."""
+    from nats import NatsServer
+    with tempfile.TemporaryDirectory(prefix="lt-nats-") as d:
+        with NatsServer(d) as server:
+            yield server
