@@ -6,7 +6,9 @@ namespace lt {
 
 namespace {
 
-bool is_broker(const std::string& sink) { return sink == "mqtt" || sink == "nats"; }
+bool is_broker(const std::string& sink) {
+  return sink == "mqtt" || sink == "nats";
+}
 
 // A file written by an editor or `echo` ends with a newline that is not part of the secret.
 std::string read_secret(Flags& f, const char* name, std::string& path) {
@@ -23,8 +25,7 @@ std::string read_secret(Flags& f, const char* name, std::string& path) {
 
 void add_broker_flags(Flags& f) {
   f.value("--username", "NAME", "mqtt, nats: user name");
-  f.value("--password-file", "FILE",
-          "mqtt, nats: password read from a file (or set $LT_PASSWORD)");
+  f.value("--password-file", "FILE", "mqtt, nats: password read from a file (or set $LT_PASSWORD)");
   f.value("--token-file", "FILE", "nats: authentication token read from a file (or $LT_TOKEN)");
   f.value("--subscribers", "N",
           "mqtt, nats: subscriber connections inside the tool measuring end-to-end latency [0]");

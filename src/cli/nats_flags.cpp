@@ -68,16 +68,14 @@ void validate_nats(Flags& f, Options& o) {
         "worker), got \"{}\"",
         n.subject)};
   f.duration("--ping-interval", n.ping_interval, 10 * kMilli, 3600 * kSecond);
-  if (o.echo)
-    throw UsageError{"--echo: not used by --sink nats (use --nats-mode request or e2e)"};
+  if (o.echo) throw UsageError{"--echo: not used by --sink nats (use --nats-mode request or e2e)"};
 }
 
 std::string describe_nats(const Options& o) {
   if (o.sink != "nats") return "";
   const NatsOptions& n = o.nats;
-  std::string s =
-      fmt::format(" --nats-mode={} {} --ping-interval={}", nats_mode_name(n.mode),
-                  shell_word("--subject=" + n.subject), format_exact(n.ping_interval));
+  std::string s = fmt::format(" --nats-mode={} {} --ping-interval={}", nats_mode_name(n.mode),
+                              shell_word("--subject=" + n.subject), format_exact(n.ping_interval));
   if (n.responders) s += fmt::format(" --responders={}", n.responders);
   for (const auto& h : n.headers) s += " " + shell_word("--header=" + h);
   return s;

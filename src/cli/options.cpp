@@ -11,8 +11,8 @@
 #include <numeric>
 #include <string_view>
 
-#include "cli/flags.hpp"
 #include "cli/broker_flags.hpp"
+#include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
 #include "cli/mqtt_flags.hpp"
 #include "cli/nats_flags.hpp"

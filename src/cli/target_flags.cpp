@@ -15,7 +15,8 @@ void add_target_flags(Flags& f, CLI::App& app, Options& o) {
           "http[s]://host[:port]/path, mqtt[s]://host[:port] or nats|tls://host[:port]: sets the "
           "sink, host, port and TLS");
   f.value("--ca-file", "FILE", "TLS: trust these CA certificates (PEM) instead of the system's");
-  app.add_flag("--tls", o.tls.enabled, "connect with TLS (implied by https://, mqtts:// and tls://)");
+  app.add_flag("--tls", o.tls.enabled,
+               "connect with TLS (implied by https://, mqtts:// and tls://)");
   app.add_flag("--insecure", o.tls.insecure, "TLS: do not verify the server's certificate");
 }
 
@@ -40,7 +41,8 @@ void validate_target(Flags& f, Options& o) {
   }
   for (const char* name : {"--tls", "--ca-file", "--insecure"})
     if (f.given(name) && !speaks_tls(o.sink))
-      throw UsageError{fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats)", name)};
+      throw UsageError{
+          fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats)", name)};
   if (f.given("--ca-file")) {
     f.path("--ca-file", o.tls.ca_file);
     std::string content, why;

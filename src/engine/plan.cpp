@@ -131,15 +131,16 @@ void print_plan(std::FILE* out, const Options& o) {
                o.mqtt.version == 5 ? "5.0" : "3.1.1", o.mqtt.qos, o.mqtt.retain ? " retained" : "",
                o.mqtt.topic, o.inflight, o.subscribers);
   if (o.sink == "nats") {
-    fmt::print(out, "  nats         {} to {}{}, PING every {}", nats_mode_name(o.nats.mode),
-               o.nats.subject,
-               o.nats.headers.empty() ? "" : fmt::format(" with {} header(s)", o.nats.headers.size()),
-               format_duration(o.nats.ping_interval));
+    fmt::print(
+        out, "  nats         {} to {}{}, PING every {}", nats_mode_name(o.nats.mode),
+        o.nats.subject,
+        o.nats.headers.empty() ? "" : fmt::format(" with {} header(s)", o.nats.headers.size()),
+        format_duration(o.nats.ping_interval));
     if (o.nats.mode == NatsMode::Request)
       fmt::print(out, ", {} in flight per device, {}", o.inflight,
-                 o.nats.responders ? fmt::format("{} responder(s) inside the tool",
-                                                 o.nats.responders)
-                                   : std::string("answered by an existing service"));
+                 o.nats.responders
+                     ? fmt::format("{} responder(s) inside the tool", o.nats.responders)
+                     : std::string("answered by an existing service"));
     if (o.nats.mode == NatsMode::E2e) fmt::print(out, ", {} subscriber(s)", o.subscribers);
     fmt::print(out, "\n");
   }

@@ -20,7 +20,8 @@ Worker::Worker(const Options& options, const Target& target, const SinkInfo& sin
     : options_(options), clock_(clock), shard_(shard), backlogs_(shard.devices) {
   std::vector<std::uint64_t> ids(shard.devices);
   for (std::uint32_t i = 0; i < shard.devices; ++i) ids[i] = shard.first_device + i * shard.stride;
-  context_.reset(new SinkContext{options, target, loop_, clock, recorder_, *this, std::move(ids)});
+  context_.reset(new SinkContext{options, target, loop_, clock, recorder_, *this, std::move(ids),
+                                 std::uint32_t(shard.stride)});
   sink_ = sink.make(*context_);
 }
 
@@ -85,8 +86,9 @@ void Worker::run(Nanos connect_origin) {
   sink_->finish(now);
   sink_->flush(now);
   // Drain: give replies and unsent bytes up to --timeout, still reporting on the boundaries.
+  // Also after Ctrl-C: what was sent is still measured (a second Ctrl-C exits at once).
   const Nanos drain_end = now + options_.timeout;
-  while (sink_->busy() && now < drain_end && !stop_.load(std::memory_order_relaxed)) {
+  while (sink_->busy() && now < drain_end) {
     wait_until(std::min(boundary, drain_end));
     now = clock_.now();
     for (; now >= boundary; boundary += options_.update) publish(interval_++, false);

@@ -27,15 +27,15 @@ enum class Counter : std::uint8_t {
   E2eDuplicates,  // subscribers: a copy seen again
   ErrRefused,     // connect: refused by the target
   ErrConnectTimeout,
-  ErrUnreachable,  // connect: no route, network down, address unavailable
-  ErrReset,        // connection reset by peer
-  ErrClosed,       // peer closed the connection (EOF) while we were sending
-  ErrSend,         // other send/receive errors
-  ErrMalformed,    // echo: a reply that does not parse
-  ErrTimeout,      // http: no response within --timeout (the connection is closed)
-  ErrTls,          // TLS handshake failed (certificate verification among the causes)
-  ErrBroker,       // the broker refused: CONNACK or SUBACK code, a 5.0 reason code, DISCONNECT
-  ErrRejected,     // the broker refused one message and kept the connection (nats -ERR)
+  ErrUnreachable,   // connect: no route, network down, address unavailable
+  ErrReset,         // connection reset by peer
+  ErrClosed,        // peer closed the connection (EOF) while we were sending
+  ErrSend,          // other send/receive errors
+  ErrMalformed,     // echo: a reply that does not parse
+  ErrTimeout,       // http: no response within --timeout (the connection is closed)
+  ErrTls,           // TLS handshake failed (certificate verification among the causes)
+  ErrBroker,        // the broker refused: CONNACK or SUBACK code, a 5.0 reason code, DISCONNECT
+  ErrRejected,      // the broker refused one message and kept the connection (nats -ERR)
   ErrNoResponders,  // nats request: nobody subscribes to the subject
   kCount
 };

@@ -82,7 +82,8 @@ void print_summary(std::FILE* out, const RunResult& run) {
                c[Counter::Status3xx], c[Counter::Status4xx], c[Counter::Status5xx]);
   if (o.sink == "nats")
     fmt::print(out, "\n  nats        {} to {}  rejected {}  no responders {}",
-               nats_mode_name(o.nats.mode), o.nats.subject, c[Counter::ErrRejected], c[Counter::ErrNoResponders]);
+               nats_mode_name(o.nats.mode), o.nats.subject, c[Counter::ErrRejected],
+               c[Counter::ErrNoResponders]);
   if (o.subscribers > 0) {
     const std::uint64_t got = c[Counter::E2eReceived], sent = c[Counter::Sent];
     fmt::print(out, "\n  end to end  received {} of {} sent ({:.3f}%)  lost {}  duplicates {}", got,
@@ -122,8 +123,8 @@ void print_summary(std::FILE* out, const RunResult& run) {
   const bool mqtt_ack = o.sink == "mqtt" && o.mqtt.qos > 0;
   const bool nats = o.sink == "nats";
   const char* until =
-      http     ? "the whole response"
-      : o.echo ? "the echoed reply"
+      http       ? "the whole response"
+      : o.echo   ? "the echoed reply"
       : mqtt_ack ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
       : nats && o.nats.mode == NatsMode::Request ? "the reply"
       : nats ? "the message being handed to the kernel; completed counts those a PONG from the "

@@ -9,16 +9,20 @@
 
 #include "cli/options.hpp"
 #include "metrics/recorder.hpp"
+#include "sinks/seq_window.hpp"
+#include "sinks/sink.hpp"
 #include "sinks/wire_header.hpp"
 
 namespace lt {
 
 // Helper connections (subscribers, responders) of one worker: `n` shared out over the workers,
-// rounded up, and never more than the worker's devices, each of which takes a share of them.
-inline std::size_t share_of_worker(std::uint64_t n, const Options& o, std::size_t local_devices) {
+// rounded up (each worker's helpers cover its own devices, so each needs one), and never more
+// than the worker's devices, each of which takes a share of them.
+inline std::size_t share_of_worker(std::uint64_t n, std::uint32_t workers,
+                                   std::size_t local_devices) {
   if (n == 0 || local_devices == 0) return 0;
-  const std::uint64_t workers = std::max<std::uint64_t>(1, o.devices / local_devices);
-  return std::size_t(std::min<std::uint64_t>((n + workers - 1) / workers, local_devices));
+  const std::uint64_t w = std::max<std::uint32_t>(1, workers);
+  return std::size_t(std::min<std::uint64_t>((n + w - 1) / w, local_devices));
 }
 
 class E2eTracker {
@@ -27,11 +31,11 @@ class E2eTracker {
       : recorder_(recorder),
         first_(device_ids.empty() ? 0 : device_ids[0]),
         stride_(device_ids.size() > 1 ? device_ids[1] - device_ids[0] : 1),
-        last_seq_(device_ids.size(), -1) {}
+        seen_(device_ids.size()) {}
 
-  // Subscriber connections on a worker of `local_devices`.
-  static std::size_t subscribers_on(const Options& o, std::size_t local_devices) {
-    return share_of_worker(o.subscribers, o, local_devices);
+  // Subscriber connections on this worker.
+  static std::size_t subscribers_on(const SinkContext& c) {
+    return share_of_worker(c.options.subscribers, c.workers, c.device_ids.size());
   }
 
   void received(std::string_view payload, Nanos now) {
@@ -39,16 +43,14 @@ class E2eTracker {
     auto h = payload.size() >= kWireHeaderSize ? read_wire_header(bytes) : std::nullopt;
     // Not one of this worker's devices' messages: another run's, or another tool's.
     if (!h || h->device < first_ || (h->device - first_) % stride_ != 0 ||
-        (h->device - first_) / stride_ >= last_seq_.size()) {
+        (h->device - first_) / stride_ >= seen_.size()) {
       recorder_.count(Counter::ErrMalformed);
       return;
     }
-    std::int64_t& last = last_seq_[(h->device - first_) / stride_];
-    if (std::int64_t(h->seq) <= last) {
+    if (!seen_[(h->device - first_) / stride_].first_copy(h->seq)) {
       recorder_.count(Counter::E2eDuplicates);
       return;
     }
-    last = std::int64_t(h->seq);
     ++received_;
     recorder_.count(Counter::E2eReceived);
     recorder_.e2e.record(now - h->intended);
@@ -59,7 +61,7 @@ class E2eTracker {
  private:
   Recorder& recorder_;
   std::uint64_t first_, stride_;
-  std::vector<std::int64_t> last_seq_;  // per local device, the last seq received
+  std::vector<SeqWindow> seen_;  // per local device
   std::uint64_t received_ = 0;
 };
 

@@ -50,7 +50,7 @@ struct MqttState {
 class MqttSink final : public StreamClient {
  public:
   explicit MqttSink(SinkContext& c)
-      : StreamClient(c, c.device_ids.size() + E2eTracker::subscribers_on(c.options, c.device_ids.size()),
+      : StreamClient(c, c.device_ids.size() + E2eTracker::subscribers_on(c),
                      sweep_period(c.options)),
         o_(c.options.mqtt),
         version_(o_.version == 5 ? mqtt::Version::V5 : mqtt::Version::V311),
@@ -214,6 +214,7 @@ class MqttSink final : public StreamClient {
 
   bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) override {
     MqttState& m = state_[conn.index];
+    const std::uint64_t generation = conn.generation;
     bool open = true;
     const bool ok = m.splitter.feed(data, size, [&](const mqtt::Packet& p) {
       open = on_packet(conn, m, p, now);
@@ -227,7 +228,8 @@ class MqttSink final : public StreamClient {
       close(conn, now, Counter::ErrMalformed);
       return false;
     }
-    send_now(conn, now);  // acks we owe, a SUBSCRIBE after CONNACK
+    send_now(conn, now);                              // acks we owe, a SUBSCRIBE after CONNACK
+    if (conn.generation != generation) return false;  // the write failed: closed
     settle(conn, m, now);
     return true;
   }

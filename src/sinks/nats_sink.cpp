@@ -20,8 +20,12 @@ namespace {
 // messages back into the counted backlog instead of into memory.
 constexpr std::size_t kMaxBuffered = 256 * 1024;
 // A PING unanswered this long means a stalled server (or one that lost us) at the latest; a
-// subscriber's PONG queues behind the messages the server still has to write to it.
-constexpr Nanos kMinPingDeadline = 2 * kSecond;
+// subscriber's PONG queues behind the messages the server still has to write to it, and a
+// server busy with thousands of TLS handshakes answers late but is alive.
+constexpr Nanos kMinPingDeadline = 5 * kSecond;
+// Replies a responder may have queued: beyond, a server that does not read them while it
+// keeps delivering requests would grow our memory; the requests are then lost at the device.
+constexpr std::size_t kMaxResponderBuffer = 4 << 20;
 // The queue group of the responders: each request is answered once, whichever worker has it.
 constexpr std::string_view kResponderQueue = "load-tester";
 
@@ -42,11 +46,11 @@ struct Ping {
 struct NatsState {
   explicit NatsState(std::size_t max_payload) : reader(max_payload) {}
   Ring<Pending> pending;
-  std::uint32_t stamped = 0;   // pending messages whose send time is stamped
-  std::uint32_t recorded = 0;  // pending messages counted as sent (wholly written)
-  std::uint64_t appended = 0;  // publishes appended since the connection opened
+  std::uint32_t stamped = 0;    // pending messages whose send time is stamped
+  std::uint32_t recorded = 0;   // pending messages counted as sent (wholly written)
+  std::uint64_t appended = 0;   // publishes appended since the connection opened
   std::uint64_t confirmed = 0;  // of them covered by a PONG
-  std::uint64_t rejected = 0;   // -ERR rejections not yet covered by a PONG
+  std::uint64_t rejected = 0;   // -ERR refusals not yet set against a PONG (pub) or a request
   Ring<Ping> pings;
   Nanos last_ping = 0;
   bool info = false;  // INFO accepted, CONNECT sent after it (and after TLS)
@@ -72,6 +76,7 @@ class NatsSink final : public StreamClient {
     std::string why;
     const auto subject = NameTemplate::parse(o_.subject, why);
     const std::string headers = o_.headers.empty() ? "" : nats::header_block(o_.headers);
+    header_bytes_ = headers.size();
     std::random_device rd;
     const std::string inbox = fmt::format("_INBOX.lt{:08x}{:08x}.", rd(), rd());
     for (std::uint64_t d : c.device_ids) {
@@ -136,8 +141,7 @@ class NatsSink final : public StreamClient {
     for (std::size_t i = 0; i < c_.device_ids.size(); ++i) {
       const NatsState& s = state_[i];
       if (!conns_[i].ready) continue;
-      if (o_.mode == NatsMode::Request ? !s.pending.empty() : s.confirmed < s.appended)
-        return true;
+      if (o_.mode == NatsMode::Request ? !s.pending.empty() : s.confirmed < s.appended) return true;
     }
     // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
     return subscribers_ > 0 && sent_total_ > e2e_.received_total();
@@ -147,12 +151,10 @@ class NatsSink final : public StreamClient {
 
  private:
   static std::size_t subscribers_on(const SinkContext& c) {
-    return c.options.nats.mode == NatsMode::E2e
-               ? E2eTracker::subscribers_on(c.options, c.device_ids.size())
-               : 0;
+    return c.options.nats.mode == NatsMode::E2e ? E2eTracker::subscribers_on(c) : 0;
   }
   static std::size_t responders_on(const SinkContext& c) {
-    return share_of_worker(c.options.nats.responders, c.options, c.device_ids.size());
+    return share_of_worker(c.options.nats.responders, c.workers, c.device_ids.size());
   }
   // Subscribers and responders read whole messages: the reader must take the largest we send.
   static std::size_t max_payload(const Options& o) {
@@ -243,7 +245,8 @@ class NatsSink final : public StreamClient {
       return false;
     }
     if (!ok) return malformed(conn, now, s.reader.error());
-    send_now(conn, now);  // PONGs and replies we owe
+    send_now(conn, now);  // PONGs and replies we owe; a failed write closes the connection
+    if (conn.generation != generation) return false;
     settle(conn, s, now);
     return true;
   }
@@ -279,7 +282,7 @@ class NatsSink final : public StreamClient {
         // Written but unanswered: lost; never wholly written: missed.
         std::uint64_t lost = 0;
         for (std::uint32_t i = 0; i < s.recorded; ++i) lost += s.pending[i].done ? 0 : 1;
-        c_.recorder.count(Counter::Lost, lost);
+        c_.recorder.count(Counter::Lost, lost - std::min(lost, s.rejected));
       } else {
         // Written but never confirmed by a PONG: the server may not have read them.
         const std::uint64_t written = s.appended - s.pending.size();
@@ -313,9 +316,16 @@ class NatsSink final : public StreamClient {
   // or gone, the server is fine: its PONGs say so).
   void expire(StreamConn& conn, NatsState& s, Nanos now) {
     bool freed = false;
-    while (s.recorded > 0 && (s.pending.front().done ||
-                              now - s.pending.front().sent >= c_.options.timeout)) {
-      if (!s.pending.front().done) c_.recorder.count(Counter::Lost);
+    while (s.recorded > 0 &&
+           (s.pending.front().done || now - s.pending.front().sent >= c_.options.timeout)) {
+      // A request the server refused (-ERR) was counted rejected: it is not lost as well.
+      if (!s.pending.front().done) {
+        if (s.rejected > 0) {
+          --s.rejected;
+        } else {
+          c_.recorder.count(Counter::Lost);
+        }
+      }
       s.pending.pop();
       --s.recorded;
       --s.stamped;
@@ -331,6 +341,7 @@ class NatsSink final : public StreamClient {
   std::vector<std::string> subjects_, inboxes_, heads_;
   E2eTracker e2e_;
   const Nanos ping_deadline_;
+  std::size_t header_bytes_ = 0;
   std::uint64_t sent_total_ = 0;
   std::size_t helpers_settled_ = 0;
 };
@@ -359,7 +370,7 @@ bool NatsSink::on_message(StreamConn& conn, NatsState& s, const nats::Message& m
     case Role::Responder:
       // An existing service would answer with its own payload; ours echoes the request's, so
       // the requester could read the timestamps in it.
-      if (!m.reply.empty()) {
+      if (!m.reply.empty() && conn.out.size() - conn.out_at < kMaxResponderBuffer) {
         conn.out.append(nats::publish_head(m.reply, "", "", m.payload.size()));
         conn.out.append(m.payload);
         conn.out.append("\r\n");
@@ -382,10 +393,14 @@ bool NatsSink::on_info(StreamConn& conn, NatsState& s, std::string_view json, Na
     return refuse(conn, now, "the server does not offer TLS (use a nats:// URL)");
   if (!tls && info->tls_required)
     return refuse(conn, now, "the server requires TLS (use a tls:// URL or --tls)");
-  if (info->max_payload > 0 && payload_ > std::uint64_t(info->max_payload))
-    return refuse(conn, now,
-                  fmt::format("--payload {} exceeds the server's max_payload of {} bytes", payload_,
-                              info->max_payload));
+  // The server's limit covers the header block too.
+  if (info->max_payload > 0 && payload_ + header_bytes_ > std::uint64_t(info->max_payload))
+    return refuse(
+        conn, now,
+        fmt::format(
+            "--payload {}{} exceeds the server's max_payload of {} bytes", payload_,
+            header_bytes_ ? fmt::format(" with {} header bytes", header_bytes_) : std::string(),
+            info->max_payload));
   if (!o_.headers.empty() && !info->headers)
     return refuse(conn, now, "the server does not support headers (-H)");
   s.server = std::move(*info);
@@ -423,8 +438,8 @@ void NatsSink::subscribe(StreamConn& conn, Role r) {
   }
   // Helper k of n on this worker takes the worker's devices i with i % n == k; a subject
   // without {device} is one subject for all, taken once.
-  const std::size_t first = r == Role::Subscriber ? c_.device_ids.size()
-                                                  : c_.device_ids.size() + subscribers_;
+  const std::size_t first =
+      r == Role::Subscriber ? c_.device_ids.size() : c_.device_ids.size() + subscribers_;
   const std::size_t n = r == Role::Subscriber ? subscribers_ : responders_;
   const std::string_view queue = r == Role::Responder ? kResponderQueue : "";
   const bool shared = subjects_.size() > 1 && subjects_[0] == subjects_[1];
@@ -457,12 +472,16 @@ bool NatsSink::on_err(StreamConn& conn, NatsState& s, std::string_view text, Nan
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char ch) { return char(std::tolower(ch)); });
-  // These refuse one message and keep the connection; every other -ERR closes it.
-  if (lower.starts_with("permissions violation") || lower.starts_with("invalid publish subject") ||
-      lower.starts_with("invalid subject")) {
+  // A device's publish refused: the server keeps the connection and drops that one message.
+  // Anything else closes it: every other -ERR ends the connection on the server's side too,
+  // and a refused subscription, or a helper's refused reply, leaves a connection that cannot
+  // do its job.
+  const bool publish = lower.starts_with("permissions violation for publish") ||
+                       lower.starts_with("invalid publish subject");
+  if (publish && role(conn) == Role::Device) {
     print_first_error("NATS publish", std::string(text));
     c_.recorder.count(Counter::ErrRejected);
-    if (role(conn) == Role::Device && o_.mode != NatsMode::Request) ++s.rejected;
+    ++s.rejected;
     return true;
   }
   return refuse(conn, now, fmt::format("-ERR '{}'", text));
@@ -486,8 +505,8 @@ bool NatsSink::on_reply(StreamConn& conn, NatsState& s, const nats::Message& m, 
   Pending& p = s.pending[i];
   p.done = true;
   if (nats::header_status(m.headers) == 503) {
-    print_first_error("NATS request", fmt::format("no responders for \"{}\"",
-                                                   subjects_[conn.index]));
+    print_first_error("NATS request",
+                      fmt::format("no responders for \"{}\"", subjects_[conn.index]));
     c_.recorder.count(Counter::ErrNoResponders);
   } else {
     c_.recorder.completed(p.intended, p.sent, now);

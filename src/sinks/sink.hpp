@@ -43,6 +43,7 @@ struct SinkContext {
   Recorder& recorder;
   SinkEvents& events;
   std::vector<std::uint64_t> device_ids;  // global id of each local device
+  std::uint32_t workers = 1;              // workers in this process (the devices' stride)
 };
 
 class Sink {

@@ -191,6 +191,13 @@ def test_payload_over_the_servers_max_payload(tmp):
         assert run.returncode == 1, run.stderr
         assert "--payload 2048 exceeds the server's max_payload of 1024 bytes" in run.stderr
         assert run.counters["err_broker"] >= 2 and run.counters["sent"] == 0
+        # The limit covers the headers too: 1000 + 43 header bytes do not fit.
+        run = run_tool(tmp, ["--url", server.url(), "--payload", "1000", "-H",
+                             "X-Padding: " + "p" * 18, "--devices", "1", "--msg", "10",
+                             "--duration", "500ms", "--connect-timeout", "500ms", "--quiet"],
+                       timeout=60)
+        assert run.returncode == 1, run.stderr
+        assert "--payload 1000 with 43 header bytes exceeds" in run.stderr
         assert server.varz()["in_msgs"] == 0
 
 
@@ -208,6 +215,13 @@ def test_publish_denied_is_counted_as_rejected(tmp):
         assert c["err_rejected"] == c["sent"] == 40, summary(run)
         assert c["completed"] == 0 and c["lost"] == 0 and c["disconnects"] == 0
         assert "Permissions Violation" in run.stderr
+        # A refused request is rejected, not also lost when no reply comes.
+        run = run_tool(tmp, ["--url", server.url(), "--username", "pub", "--password-file", pw,
+                             "--nats-mode", "request", "--devices", "2", "--msg", "20",
+                             "--duration", "1s", "--timeout", "200ms", "--quiet"], timeout=60)
+        assert run.returncode == 0, run.stderr
+        c = run.counters
+        assert c["err_rejected"] == c["sent"] == 40 and c["lost"] == 0, summary(run)
 
 
 def test_server_down_at_start(tmp):
@@ -244,12 +258,12 @@ def test_server_killed_mid_run_and_back(tmp, nats):
 
 def test_stalled_server_is_detected(tmp, nats):
     proc, json_path = start_tool(tmp, ["--url", nats.url(), "--devices", "5", "--msg", "20",
-                                       "--duration", "7s", "--ping-interval", "200ms",
-                                       "--quiet"])
+                                       "--duration", "10s", "--ping-interval", "200ms",
+                                       "--nats-mode", "e2e", "--subscribers", "2", "--quiet"])
     time.sleep(1.0)
     os.kill(nats.proc.pid, signal.SIGSTOP)
     try:
-        time.sleep(3.5)
+        time.sleep(6.5)  # past the PING deadline (5 s at least)
     finally:
         os.kill(nats.proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
@@ -257,7 +271,9 @@ def test_stalled_server_is_detected(tmp, nats):
     c = json.loads(json_path.read_text())["counters"]
     # Unanswered PINGs closed the connections (err_timeout); they came back after the stall.
     assert c["err_timeout"] >= 5 and c["reconnects"] >= 5, c
-    assert c["completed"] + c["lost"] == c["sent"] and c["sent"] + c["missed"] == 5 * 20 * 7, c
+    assert c["completed"] + c["lost"] == c["sent"] and c["sent"] + c["missed"] == 5 * 20 * 10, c
+    # Messages of the old connections delivered after the new ones' are late, not duplicates.
+    assert c["e2e_duplicates"] == 0 and c["e2e_received"] > 0, c
     assert "the server stalled" in err
 
 

@@ -400,18 +400,21 @@ TEST(OptionsHttp, UrlSetsSinkHostPortAndTls) {
 TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
   EXPECT_TRUE(parse({"--url", "http://h/", "--rate", "max"}).closed_loop);
   EXPECT_TRUE(parse({"--echo", "--rate", "max"}).closed_loop);
-  EXPECT_EQ(error_of({"--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-            "or nats with --nats-mode request");
+  EXPECT_EQ(
+      error_of({"--rate", "max"}),
+      "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+      "or nats with --nats-mode request");
   EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
 }
 
 TEST(OptionsHttp, ErrorsNameTheirFlag) {
-  EXPECT_EQ(error_of({"--url", "gopher://h/"}),
-            "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls), got "
-            "\"gopher://h/\"");
+  EXPECT_EQ(
+      error_of({"--url", "gopher://h/"}),
+      "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls), got "
+      "\"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
-  EXPECT_EQ(error_of({"--insecure"}), "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
+  EXPECT_EQ(error_of({"--insecure"}),
+            "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
   EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
             "--ca-file and --insecure need TLS: use an https://, mqtts:// or tls:// URL, or --tls");
   EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
@@ -452,9 +455,10 @@ TEST(OptionsMqtt, ErrorsNameTheirFlag) {
             std::string::npos);
   EXPECT_EQ(error_of({"--sink", "mqtt", "--payload", "16"}),
             "--payload: sink mqtt needs at least 32 bytes (its header), got 16");
-  EXPECT_EQ(error_of({"--sink", "mqtt", "--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-            "or nats with --nats-mode request");
+  EXPECT_EQ(
+      error_of({"--sink", "mqtt", "--rate", "max"}),
+      "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+      "or nats with --nats-mode request");
   EXPECT_EQ(error_of({"--url", "mqtt://b/x"}),
             "--url: a mqtt:// URL has no path, got \"mqtt://b/x\"");
   EXPECT_EQ(error_of({"--sink", "mqtt", "--qos", "2", "--persistent"}),
@@ -513,13 +517,14 @@ TEST(OptionsNats, ErrorsNameTheirFlag) {
             "--responders: only with --nats-mode request");
   EXPECT_EQ(error_of({"--sink", "nats", "--subscribers", "2"}),
             "--subscribers: with --sink nats only in --nats-mode e2e");
-  EXPECT_NE(error_of({"--sink", "nats", "--nats-mode", "e2e", "--subscribers", "2", "--subject",
-                      "all"})
-                .find("more than one needs {device}"),
-            std::string::npos);
-  EXPECT_EQ(error_of({"--sink", "nats", "--rate", "max"}),
-            "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-            "or nats with --nats-mode request");
+  EXPECT_NE(
+      error_of({"--sink", "nats", "--nats-mode", "e2e", "--subscribers", "2", "--subject", "all"})
+          .find("more than one needs {device}"),
+      std::string::npos);
+  EXPECT_EQ(
+      error_of({"--sink", "nats", "--rate", "max"}),
+      "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
+      "or nats with --nats-mode request");
   EXPECT_EQ(error_of({"--sink", "nats", "--ping-interval", "1ms"}),
             "--ping-interval: expected a duration from 10ms to 1h (e.g. 500ms, 2m), got \"1ms\"");
   EXPECT_EQ(error_of({"--sink", "nats", "-H", "bad"}),
@@ -529,7 +534,8 @@ TEST(OptionsNats, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--token-file", "x"}), "--token-file: only with --sink nats");
   EXPECT_EQ(error_of({"--sink", "tcp", "--username", "u"}),
             "--username: only with --sink mqtt or nats");
-  EXPECT_EQ(error_of({"--url", "nats://h/x"}), "--url: a nats:// URL has no path, got \"nats://h/x\"");
+  EXPECT_EQ(error_of({"--url", "nats://h/x"}),
+            "--url: a nats:// URL has no path, got \"nats://h/x\"");
 }
 
 TEST(OptionsNats, SecretsFromFilesNeverInTheDescription) {
