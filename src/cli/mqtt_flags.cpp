@@ -8,7 +8,7 @@ namespace {
 
 constexpr Nanos kMaxKeepalive = 65535 * kSecond;  // a 16-bit count of seconds on the wire
 
-NameTemplate check_template(Flags& f, const char* name, const std::string& text) {
+NameTemplate check_template(const char* name, const std::string& text) {
   std::string why;
   auto t = NameTemplate::parse(text, why);
   if (!t) throw UsageError{fmt::format("{}: {}, got \"{}\"", name, why, text)};
@@ -53,10 +53,10 @@ void validate_mqtt(Flags& f, Options& o) {
   if (!version.empty()) m.version = version == "5" ? 5 : 4;
   f.count("--qos", m.qos, 0, 2);
   if (f.given("--topic")) m.topic = f.raw("--topic");
-  const NameTemplate topic = check_template(f, "--topic", m.topic);
+  const NameTemplate topic = check_template("--topic", m.topic);
   check_topic(topic.expand(0, 0), m.topic);
   if (f.given("--client-id")) m.client_id = f.raw("--client-id");
-  const NameTemplate id = check_template(f, "--client-id", m.client_id);
+  const NameTemplate id = check_template("--client-id", m.client_id);
   if (o.devices > 1 && !id.uses_device())
     throw UsageError{
         fmt::format("--client-id: needs {{device}} with more than one device (a broker disconnects "
