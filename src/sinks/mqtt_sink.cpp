@@ -7,7 +7,7 @@
 #include "core/template.hpp"
 #include "mqtt/codec.hpp"
 #include "sinks/e2e_tracker.hpp"
-#include "sinks/ring.hpp"
+#include "sinks/outbox.hpp"
 #include "sinks/stream_client.hpp"
 #include "sinks/wire_header.hpp"
 
@@ -33,12 +33,9 @@ struct Publish {
 
 struct MqttState {
   explicit MqttState(std::size_t max_packet) : splitter(max_packet) {}
-  Ring<Publish> pending;
-  std::uint32_t stamped = 0;   // pending publishes whose send time is stamped
-  std::uint32_t recorded = 0;  // pending publishes counted as sent (wholly written)
+  Outbox<Publish> box;
   std::uint16_t next_id = 1;
-  std::uint32_t window = 65535;  // publishes in flight allowed (5.0 receive maximum, --inflight)
-  bool owe_ready = false;
+  std::uint32_t window = 65535;   // publishes in flight allowed (5.0 receive maximum, --inflight)
   bool connack = false;           // CONNACK accepted
   Nanos keepalive = 0;            // --keepalive, or the broker's Server Keep Alive (5.0)
   Nanos last_write = 0;           // keep-alive: a PINGREQ after half the interval of silence
@@ -90,9 +87,9 @@ class MqttSink final : public StreamClient {
     StreamConn& conn = conns_[local];
     MqttState& m = state_[local];
     if (!conn.ready) return Offer::Down;
-    if ((o_.qos > 0 && m.pending.size() >= m.window) ||
+    if ((o_.qos > 0 && m.box.pending.size() >= m.window) ||
         conn.out.size() - conn.out_at >= kMaxBuffered) {
-      m.owe_ready = true;
+      m.box.owe_ready = true;
       return Offer::Busy;
     }
     const mqtt::PublishHead& head = heads_[local];
@@ -110,14 +107,14 @@ class MqttSink final : public StreamClient {
     write_wire_header(
         reinterpret_cast<unsigned char*>(conn.out.data() + body),
         WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
-    m.pending.push({intended, -1, conn.stream_end(), id, false, false});
+    m.box.pending.push({intended, -1, conn.stream_end(), id, false, false});
     mark_dirty(conn);
     return Offer::Taken;
   }
 
   bool busy() const override {
     for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
-      if (conns_[i].ready && !state_[i].pending.empty()) return true;
+      if (conns_[i].ready && !state_[i].box.pending.empty()) return true;
     // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
     return conns_.size() > c_.device_ids.size() && sent_total_ > e2e_.received_total();
   }
@@ -143,12 +140,6 @@ class MqttSink final : public StreamClient {
   }
   bool subscriber(const StreamConn& conn) const { return conn.index >= c_.device_ids.size(); }
 
-  // Control packets (CONNECT, SUBSCRIBE, acks, PINGREQ) go out at once, also outside the
-  // worker's flush rounds (the connect phase has none); a stopped write resumes on its event.
-  void send_now(StreamConn& conn, Nanos now) {
-    if (conn.out_at < conn.out.size() && !conn.write_stopped()) write_out(conn, now);
-  }
-
   void on_open(StreamConn& conn, Nanos now) override {
     mqtt::ConnectParams p;
     p.version = version_;
@@ -169,16 +160,13 @@ class MqttSink final : public StreamClient {
   }
 
   void before_write(StreamConn& conn, Nanos now) override {
-    MqttState& m = state_[conn.index];
     // Messages not yet begun carry this write's start as their send time, in the bytes that go
     // out (subscribers read it) and in the pending entry.
     const std::uint64_t base = conn.written - conn.out_at;  // stream offset of out[0]
-    for (; m.stamped < m.pending.size(); ++m.stamped) {
-      Publish& p = m.pending[m.stamped];
-      p.sent = now;
+    state_[conn.index].box.stamp(now, [&](const Publish& p) {
       const std::size_t at = std::size_t(p.end - payload_ - base);
       wire_detail::put(reinterpret_cast<unsigned char*>(conn.out.data() + at + 24), now);
-    }
+    });
   }
 
   void on_written(StreamConn& conn, Nanos began) override {
@@ -186,30 +174,19 @@ class MqttSink final : public StreamClient {
     m.last_write = began;
     if (subscriber(conn)) return;
     const Nanos done = c_.clock.now();
-    while (m.recorded < m.pending.size() && m.pending[m.recorded].end <= conn.written) {
-      const Publish& p = m.pending[m.recorded];
+    m.box.record(conn.written, [&](const Publish& p) {
       c_.recorder.sent(p.intended, p.sent, payload_);
       ++sent_total_;
-      ++m.recorded;
-    }
+    });
     // QoS 0 is complete once the kernel has it, like any fire-and-forget message.
     if (o_.qos == 0) {
-      while (m.recorded > 0) {
-        const Publish& p = m.pending.front();
+      while (m.box.recorded > 0) {
+        const Publish& p = m.box.pending.front();
         c_.recorder.completed(p.intended, p.sent, done);
-        m.pending.pop();
-        --m.recorded;
-        --m.stamped;
+        m.box.pop();
       }
     }
-    settle(conn, m, began);  // room in the buffer again
-  }
-
-  void settle(StreamConn& conn, MqttState& m, Nanos now) {
-    if (m.owe_ready && conn.ready) {
-      m.owe_ready = false;
-      c_.events.ready(conn.index, now);
-    }
+    tell_ready(conn, m.box.owe_ready, began);  // room in the buffer again
   }
 
   bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) override {
@@ -230,7 +207,7 @@ class MqttSink final : public StreamClient {
     }
     send_now(conn, now);                              // acks we owe, a SUBSCRIBE after CONNACK
     if (conn.generation != generation) return false;  // the write failed: closed
-    settle(conn, m, now);
+    tell_ready(conn, m.box.owe_ready, now);
     return true;
   }
 
@@ -262,15 +239,14 @@ class MqttSink final : public StreamClient {
     if (!subscriber(conn)) {
       // Written but unacknowledged: lost; never wholly written: missed.
       std::uint64_t lost = 0;
-      for (std::uint32_t i = 0; i < m.recorded; ++i) lost += m.pending[i].done ? 0 : 1;
+      for (std::uint32_t i = 0; i < m.box.recorded; ++i) lost += m.box.pending[i].done ? 0 : 1;
       c_.recorder.count(Counter::Lost, lost);
-      c_.recorder.count(Counter::Missed, m.pending.size() - m.recorded);
+      c_.recorder.count(Counter::Missed, m.box.unwritten());
     } else if (!conn.settled) {
       ++subscribers_settled_;  // its first attempt failed: the run need not wait for it
     }
-    m.pending.clear();
-    m.stamped = m.recorded = 0;
-    m.owe_ready = m.connack = false;
+    m.box.clear();
+    m.connack = false;
     m.ping_since = 0;
     m.subacks_due = 0;
     m.splitter.reset();
@@ -279,8 +255,8 @@ class MqttSink final : public StreamClient {
   void on_sweep(StreamConn& conn, Nanos now) override {
     MqttState& m = state_[conn.index];
     if (o_.qos > 0 && !subscriber(conn)) {
-      for (std::uint32_t i = 0; i < m.pending.size(); ++i) {
-        const Publish& p = m.pending[i];
+      for (std::uint32_t i = 0; i < m.box.pending.size(); ++i) {
+        const Publish& p = m.box.pending[i];
         if (p.done) continue;
         // Unacknowledged past --timeout: the broker is stuck; the connection is given up.
         if (p.sent < 0) break;  // not written yet (a backlog offered since the last flush)
@@ -415,8 +391,8 @@ bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::stri
   if (ack->reason >= 0x80) return refuse(conn, now, "MQTT publish", mqtt::reason_name(ack->reason));
   // Brokers acknowledge in order; a search covers one that does not.
   std::uint32_t i = 0;
-  while (i < m.recorded && (m.pending[i].id != ack->id || m.pending[i].done)) ++i;
-  if (i == m.recorded) {
+  while (i < m.box.recorded && (m.box.pending[i].id != ack->id || m.box.pending[i].done)) ++i;
+  if (i == m.box.recorded) {
     // Of a publish from before a reconnect (a kept session resumes its flows): counted lost
     // then, late now. A PUBREC still needs its PUBREL for the broker to finish the flow.
     c_.recorder.count(Counter::LateReplies);
@@ -424,7 +400,7 @@ bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::stri
       mqtt::encode_ack(conn.out, version_, mqtt::Type::Pubrel, ack->id);
     return true;
   }
-  Publish& p = m.pending[i];
+  Publish& p = m.box.pending[i];
   const bool final = type == mqtt::Type::Puback    ? o_.qos == 1
                      : type == mqtt::Type::Pubcomp ? o_.qos == 2 && p.released
                                                    : false;
@@ -437,11 +413,7 @@ bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::stri
   if (!final) return malformed(conn, now, "an acknowledgement that does not match the QoS");
   c_.recorder.completed(p.intended, p.sent, now);
   p.done = true;
-  while (!m.pending.empty() && m.pending.front().done) {
-    m.pending.pop();
-    --m.recorded;
-    --m.stamped;
-  }
+  while (!m.box.pending.empty() && m.box.pending.front().done) m.box.pop();
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include "core/template.hpp"
 #include "nats/codec.hpp"
 #include "sinks/e2e_tracker.hpp"
+#include "sinks/outbox.hpp"
 #include "sinks/ring.hpp"
 #include "sinks/stream_client.hpp"
 #include "sinks/wire_header.hpp"
@@ -45,16 +46,13 @@ struct Ping {
 
 struct NatsState {
   explicit NatsState(std::size_t max_payload) : reader(max_payload) {}
-  Ring<Pending> pending;
-  std::uint32_t stamped = 0;    // pending messages whose send time is stamped
-  std::uint32_t recorded = 0;   // pending messages counted as sent (wholly written)
+  Outbox<Pending> box;
   std::uint64_t appended = 0;   // publishes appended since the connection opened
   std::uint64_t confirmed = 0;  // of them covered by a PONG
   std::uint64_t rejected = 0;   // -ERR refusals not yet set against a PONG (pub) or a request
   Ring<Ping> pings;
   Nanos last_ping = 0;
   bool info = false;  // INFO accepted, CONNECT sent after it (and after TLS)
-  bool owe_ready = false;
   nats::Info server;
   nats::Reader reader;
 };
@@ -107,9 +105,9 @@ class NatsSink final : public StreamClient {
     NatsState& s = state_[local];
     if (!conn.ready) return Offer::Down;
     const bool request = o_.mode == NatsMode::Request;
-    if ((request && s.pending.size() >= c_.options.inflight) ||
+    if ((request && s.box.pending.size() >= c_.options.inflight) ||
         conn.out.size() - conn.out_at >= kMaxBuffered) {
-      s.owe_ready = true;
+      s.box.owe_ready = true;
       return Offer::Busy;
     }
     if (request) {
@@ -124,7 +122,7 @@ class NatsSink final : public StreamClient {
         reinterpret_cast<unsigned char*>(conn.out.data() + body),
         WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
     conn.out.append("\r\n");
-    s.pending.push({intended, -1, conn.stream_end(), seq, false});
+    s.box.pending.push({intended, -1, conn.stream_end(), seq, false});
     ++s.appended;
     mark_dirty(conn);
     return Offer::Taken;
@@ -141,7 +139,8 @@ class NatsSink final : public StreamClient {
     for (std::size_t i = 0; i < c_.device_ids.size(); ++i) {
       const NatsState& s = state_[i];
       if (!conns_[i].ready) continue;
-      if (o_.mode == NatsMode::Request ? !s.pending.empty() : s.confirmed < s.appended) return true;
+      if (o_.mode == NatsMode::Request ? !s.box.pending.empty() : s.confirmed < s.appended)
+        return true;
     }
     // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
     return subscribers_ > 0 && sent_total_ > e2e_.received_total();
@@ -168,11 +167,6 @@ class NatsSink final : public StreamClient {
     return conn.index < c_.device_ids.size() + subscribers_ ? Role::Subscriber : Role::Responder;
   }
 
-  // Control lines (CONNECT, SUB, PING, PONG, replies) go out at once, also outside the worker's
-  // flush rounds (the connect phase has none); a stopped write resumes on its event.
-  void send_now(StreamConn& conn, Nanos now) {
-    if (conn.out_at < conn.out.size() && !conn.write_stopped()) write_out(conn, now);
-  }
   void ping(StreamConn& conn, Nanos now) {
     NatsState& s = state_[conn.index];
     nats::encode_ping(conn.out);
@@ -188,45 +182,32 @@ class NatsSink final : public StreamClient {
   bool tls_first() const override { return false; }
 
   void before_write(StreamConn& conn, Nanos now) override {
-    NatsState& s = state_[conn.index];
     // Messages not yet begun carry this write's start as their send time, in the bytes that go
     // out (subscribers and responders read it) and in the pending entry.
     const std::uint64_t base = conn.written - conn.out_at;  // stream offset of out[0]
-    for (; s.stamped < s.pending.size(); ++s.stamped) {
-      Pending& p = s.pending[s.stamped];
-      p.sent = now;
+    state_[conn.index].box.stamp(now, [&](const Pending& p) {
       const std::size_t at = std::size_t(p.end - 2 - payload_ - base);
       wire_detail::put(reinterpret_cast<unsigned char*>(conn.out.data() + at + 24), now);
-    }
+    });
   }
 
   void on_written(StreamConn& conn, Nanos began) override {
     if (role(conn) != Role::Device) return;
     NatsState& s = state_[conn.index];
     const Nanos done = c_.clock.now();
-    const bool request = o_.mode == NatsMode::Request;
-    while (s.recorded < s.pending.size() && s.pending[s.recorded].end <= conn.written) {
-      const Pending& p = s.pending[s.recorded];
+    s.box.record(conn.written, [&](const Pending& p) {
       c_.recorder.sent(p.intended, p.sent, payload_);
       ++sent_total_;
-      ++s.recorded;
-    }
+    });
     // A publish is measured once the kernel has it and counted complete at its PONG.
-    if (!request) {
-      for (; s.recorded > 0; --s.recorded, --s.stamped) {
-        const Pending& p = s.pending.front();
+    if (o_.mode != NatsMode::Request) {
+      while (s.box.recorded > 0) {
+        const Pending& p = s.box.pending.front();
         c_.recorder.measured(p.intended, p.sent, done);
-        s.pending.pop();
+        s.box.pop();
       }
     }
-    settle(conn, s, began);  // room in the buffer again
-  }
-
-  void settle(StreamConn& conn, NatsState& s, Nanos now) {
-    if (s.owe_ready && conn.ready) {
-      s.owe_ready = false;
-      c_.events.ready(conn.index, now);
-    }
+    tell_ready(conn, s.box.owe_ready, began);  // room in the buffer again
   }
 
   bool on_data(StreamConn& conn, const char* data, std::size_t size, Nanos now) override {
@@ -247,7 +228,7 @@ class NatsSink final : public StreamClient {
     if (!ok) return malformed(conn, now, s.reader.error());
     send_now(conn, now);  // PONGs and replies we owe; a failed write closes the connection
     if (conn.generation != generation) return false;
-    settle(conn, s, now);
+    tell_ready(conn, s.box.owe_ready, now);
     return true;
   }
 
@@ -281,23 +262,22 @@ class NatsSink final : public StreamClient {
       if (o_.mode == NatsMode::Request) {
         // Written but unanswered: lost; never wholly written: missed.
         std::uint64_t lost = 0;
-        for (std::uint32_t i = 0; i < s.recorded; ++i) lost += s.pending[i].done ? 0 : 1;
+        for (std::uint32_t i = 0; i < s.box.recorded; ++i) lost += s.box.pending[i].done ? 0 : 1;
         c_.recorder.count(Counter::Lost, lost - std::min(lost, s.rejected));
       } else {
         // Written but never confirmed by a PONG: the server may not have read them.
-        const std::uint64_t written = s.appended - s.pending.size();
+        const std::uint64_t written = s.appended - s.box.pending.size();
         const std::uint64_t unconfirmed = written - std::min(written, s.confirmed);
         c_.recorder.count(Counter::Lost, unconfirmed - std::min(unconfirmed, s.rejected));
       }
-      c_.recorder.count(Counter::Missed, s.pending.size() - s.recorded);
+      c_.recorder.count(Counter::Missed, s.box.unwritten());
     } else if (!conn.settled) {
       ++helpers_settled_;  // its first attempt failed: the run need not wait for it
     }
-    s.pending.clear();
+    s.box.clear();
     s.pings.clear();
-    s.stamped = s.recorded = 0;
     s.appended = s.confirmed = s.rejected = 0;
-    s.info = s.owe_ready = false;
+    s.info = false;
     s.reader.reset();
   }
 
@@ -316,22 +296,20 @@ class NatsSink final : public StreamClient {
   // or gone, the server is fine: its PONGs say so).
   void expire(StreamConn& conn, NatsState& s, Nanos now) {
     bool freed = false;
-    while (s.recorded > 0 &&
-           (s.pending.front().done || now - s.pending.front().sent >= c_.options.timeout)) {
+    while (s.box.recorded > 0 &&
+           (s.box.pending.front().done || now - s.box.pending.front().sent >= c_.options.timeout)) {
       // A request the server refused (-ERR) was counted rejected: it is not lost as well.
-      if (!s.pending.front().done) {
+      if (!s.box.pending.front().done) {
         if (s.rejected > 0) {
           --s.rejected;
         } else {
           c_.recorder.count(Counter::Lost);
         }
       }
-      s.pending.pop();
-      --s.recorded;
-      --s.stamped;
+      s.box.pop();
       freed = true;
     }
-    if (freed) settle(conn, s, now);
+    if (freed) tell_ready(conn, s.box.owe_ready, now);
   }
 
   const NatsOptions& o_;
@@ -497,12 +475,12 @@ bool NatsSink::on_reply(StreamConn& conn, NatsState& s, const nats::Message& m, 
     return malformed(conn, now, fmt::format("a reply to \"{}\"", m.subject));
   // Replies come in order from one responder; a search covers several.
   std::uint32_t i = 0;
-  while (i < s.recorded && (s.pending[i].seq != token || s.pending[i].done)) ++i;
-  if (i == s.recorded) {
+  while (i < s.box.recorded && (s.box.pending[i].seq != token || s.box.pending[i].done)) ++i;
+  if (i == s.box.recorded) {
     c_.recorder.count(Counter::LateReplies);  // counted lost at its timeout, or a duplicate
     return true;
   }
-  Pending& p = s.pending[i];
+  Pending& p = s.box.pending[i];
   p.done = true;
   if (nats::header_status(m.headers) == 503) {
     print_first_error("NATS request",

@@ -87,6 +87,19 @@ class StreamClient : public Sink {
   // The protocol's handshake is done (HTTP: at open; MQTT: CONNACK accepted).
   void mark_ready(StreamConn& conn, Nanos now);
   void mark_dirty(StreamConn& conn);
+  // Control packets (CONNECT, SUBSCRIBE, acks, PINGs, replies) go out at once, also outside
+  // the worker's flush rounds (the connect phase has none); a stopped write resumes on its
+  // event. The connection may be closed on return (a failed write).
+  void send_now(StreamConn& conn, Nanos now) {
+    if (conn.out_at < conn.out.size() && !conn.write_stopped()) write_out(conn, now);
+  }
+  // A device that said Busy is told it can send again, once.
+  void tell_ready(StreamConn& conn, bool& owe_ready, Nanos now) {
+    if (owe_ready && conn.ready) {
+      owe_ready = false;
+      c_.events.ready(conn.index, now);
+    }
+  }
   void write_out(StreamConn& conn, Nanos now);
   // Closes after a failure (counted; reconnect with backoff) or, with Counter::kCount, cleanly
   // (reconnect at once). Nothing reconnects once stopping.
