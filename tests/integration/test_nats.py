@@ -224,6 +224,23 @@ def test_publish_denied_is_counted_as_rejected(tmp):
         assert c["err_rejected"] == c["sent"] == 40 and c["lost"] == 0, summary(run)
 
 
+def test_slow_consumer_is_cut_off_counted_and_reconnects(tmp):
+    # A subscriber the server gives up on (pending data over max_pending, or a write blocked
+    # past write_deadline) is closed without an -ERR: counted as a disconnect, reconnected.
+    slow = 'max_pending: 131072\nmax_payload: 65536\nwrite_deadline: "200ms"'
+    with NatsServer(tmp, extra=slow) as server:
+        run = run_tool(tmp, ["--url", server.url(), "--nats-mode", "e2e", "--subscribers", "1",
+                             "--devices", "10", "--msg", "300", "--payload", "60KiB",
+                             "--duration", "3s", "--quiet"], timeout=60)
+        assert run.returncode == 0, run.stderr
+        c = run.counters
+        cut = server.varz()["slow_consumers"]
+        assert cut >= 1, summary(run)
+        assert c["disconnects"] == cut and c["reconnects"] >= 1, summary(run)
+        assert c["completed"] == c["sent"] and c["e2e_received"] < c["sent"], summary(run)
+        assert c["e2e_duplicates"] == 0
+
+
 def test_server_down_at_start(tmp):
     run = run_tool(tmp, ["--sink", "nats", "--port", str(free_port()), "--devices", "3",
                          "--msg", "10", "--duration", "1s", "--connect-timeout", "300ms"],
