@@ -11,9 +11,13 @@
         broker.wait_sys("broker/clients/connected", lambda n: n == 0)
 
 Everything lives in a fresh directory under `tmp`: the config, the log, the broker's stderr,
-the password files and (tls=True) a CA and a server certificate made by nginx.py's
-make_certificates. mosquitto runs in the foreground as our child. It never touches
-/etc/mosquitto, /var/log/mosquitto, /var/lib/mosquitto or port 1883.
+the password files and (tls=True) a CA and a server certificate made by
+server_process.make_certificates. mosquitto runs in the foreground as our child. It never
+touches /etc/mosquitto, /var/log/mosquitto, /var/lib/mosquitto or port 1883. The life cycle
+(the directory, free ports, start and its retries, stop, kill, restart, log(), nofile) is
+server_process.py's ServerProcess, described there. stop() sends SIGTERM (mosquitto closes
+every connection and exits); restart() starts the broker again on the same ports at once
+(mosquitto sets SO_REUSEADDR, so connections left in TIME_WAIT do not stand in the way).
 
 Listeners (all on 127.0.0.1, each with `max_connections`, all sharing one broker: a message
 published on one is delivered to subscribers on every other):
@@ -59,45 +63,27 @@ or not, so every close frees one slot too many (sys() readers and Subscribers ar
 the plain listener too). A test of the limit should open its connections on a fresh broker and
 close none before the one that must be refused.
 
-This module does not import pytest or the tests' conftest, so bench scripts can load it by path.
+This module does not import pytest or the tests' conftest, so bench scripts can load it by path,
+with tests/integration on sys.path while it loads (it imports its sibling server_process.py).
 """
 import os
-import resource
 import secrets
-import shutil
 import signal
-import socket
 import struct
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from nginx import make_certificates
+# free_port: also this module's, as before server_process.py.
+from server_process import ServerProcess, find_binary, free_port  # noqa: F401
 
 
 def find_mosquitto():
     """Path of the mosquitto binary (LT_MOSQUITTO overrides), or None. Debian puts it in
     /usr/sbin, which is often not on a non-root PATH."""
-    explicit = os.environ.get("LT_MOSQUITTO")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)),
-        None)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _raise_nofile():
-    """preexec_fn: soft RLIMIT_NOFILE up to the hard limit (async-signal-safe enough: no
-    allocation beyond the call itself)."""
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return find_binary("LT_MOSQUITTO", "mosquitto",
+                       ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"))
 
 
 # ---- hand-built MQTT 3.1.1 packets, for probes and tests that need raw connections ----------
@@ -159,34 +145,29 @@ def _number(text):
     return text
 
 
-class Mosquitto:
+class Mosquitto(ServerProcess):
     """mosquitto on free 127.0.0.1 ports: `port` (anonymous), `auth_port` (auth=True),
     `tls_port` (tls=True). max_connections: per listener (-1: no limit). extra: config text
     added after the harness's global settings (so it can override them) and before the
     listeners; listener_extra: text added to every listener. Starts at once unless
-    start=False; stop() (or leaving a with block) ends it."""
+    start=False; stop() (or leaving a with block) ends it: SIGTERM, on which mosquitto closes
+    every connection and exits. The life cycle (start, restart, stop, kill, log, running,
+    nofile) is server_process.ServerProcess's."""
+
+    name = "mosquitto"
+    env = "LT_MOSQUITTO"
+    dir_prefix = "mosquitto"
+    conf_name, log_name = "mosquitto.conf", "mosquitto.log"
+    error = MosquittoError
+    stop_signal = signal.SIGTERM
 
     def __init__(self, tmp, tls=False, auth=False, max_connections=-1, extra="",
                  listener_extra="", start=True, start_timeout=10.0):
-        self.binary = find_mosquitto()
-        if not self.binary:
-            raise MosquittoError("mosquitto not found (install it with scripts/install-deps.sh, "
-                                 "or set LT_MOSQUITTO)")
-        self.tls = tls
+        super().__init__(tmp, find_mosquitto(), tls, start_timeout)
         self.auth = auth
         self.max_connections = max_connections
         self.extra = extra
         self.listener_extra = listener_extra
-        self.start_timeout = start_timeout
-        self.dir = Path(tmp) / f"mosquitto-{os.getpid()}-{time.monotonic_ns()}"
-        self.dir.mkdir(parents=True)
-        self.conf = self.dir / "mosquitto.conf"
-        self.log_file = self.dir / "mosquitto.log"
-        self.stderr_path = self.dir / "stderr.log"
-        self.ca_file = self.ca_key = self.cert_file = self.key_file = None
-        if tls:
-            self.ca_file, self.ca_key, self.cert_file, self.key_file = make_certificates(
-                self.dir / "tls")
         self.username = self.password = None
         self.password_file = self.password_file_for_client = None
         if auth:
@@ -200,12 +181,10 @@ class Mosquitto:
             self.password_file_for_client = self.dir / "client-password"
             self.password_file_for_client.write_text(self.password)
         self.port = self.auth_port = self.tls_port = None
-        self.proc = None
-        self.nofile = None  # the broker's soft RLIMIT_NOFILE once started
         if start:
             self.start()
 
-    # ---- config and life cycle -------------------------------------------------------------
+    # ---- config, and what the life cycle needs ---------------------------------------------
 
     def _listener(self, port, anonymous, more=""):
         return (f"listener {port} 127.0.0.1\n"
@@ -242,124 +221,25 @@ max_inflight_bytes 0
                                    f"keyfile {self.key_file}\n")
         return text
 
-    def _pick_ports(self):
-        taken = set()
+    def _port_names(self):
+        return ("port",) + (("auth_port",) if self.auth else ()) + (
+            ("tls_port",) if self.tls else ())
 
-        def pick():
-            while True:
-                p = free_port()
-                if p not in taken:
-                    taken.add(p)
-                    return p
-        self.port = pick()
-        self.auth_port = pick() if self.auth else None
-        self.tls_port = pick() if self.tls else None
-
-    def ports(self):
-        return [p for p in (self.port, self.auth_port, self.tls_port) if p is not None]
-
-    def start(self):
-        """Starts mosquitto on new free ports and waits until they answer. Retries with other
-        ports if one was taken between picking and binding; raises MosquittoError with the
-        broker's log otherwise."""
-        for attempt in range(3):
-            self._pick_ports()
-            try:
-                return self._launch()
-            except MosquittoError:
-                if "Address already in use" in self.log() and attempt < 2:
-                    continue
-                raise
-
-    def restart(self):
-        """Stops the broker if it runs and starts it again on the same ports (mosquitto sets
-        SO_REUSEADDR, so connections left in TIME_WAIT do not stand in the way). Its state
-        and $SYS counters start afresh."""
-        self.stop()
-        return self._launch()
-
-    def _launch(self):
+    def _prepare(self):
         self.conf.write_text(self._config())
-        running_before = self._running_lines()  # the log is appended to across restarts
-        with open(self.stderr_path, "a") as err:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
-                                         stdin=subprocess.DEVNULL, stdout=err,
-                                         stderr=subprocess.STDOUT, preexec_fn=_raise_nofile)
-        problem = self._wait_ready(running_before)
-        if problem is None:
-            self.nofile = self._soft_nofile()
-            return self
-        self.kill()
-        raise MosquittoError(f"mosquitto did not start ({problem}); config {self.conf}\n"
-                             f"{self.log()}")
 
-    def _wait_ready(self, running_before):
-        """Waits for the log's "running" line, written once every listener is open, rather
-        than probing a port: a probe connection would count against max_connections (see the
-        module's note)."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return f"exited with status {self.proc.returncode}"
-            if self._running_lines() > running_before:
-                return None
-            time.sleep(0.01)
-        return f"no 'running' line in its log after {self.start_timeout}s"
+    def _command(self):
+        return [self.binary, "-c", str(self.conf)]
 
-    def _running_lines(self):
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return 0
-        return sum(1 for line in text.splitlines()
-                   if line.startswith(tuple("0123456789")) and line.endswith(" running")
-                   and ": mosquitto version " in line)
+    def _is_ready_line(self, line):
+        # "... mosquitto version 2.0.11 running", written once every listener is open. Not a
+        # probe of a port: a probe connection would count against max_connections (see the
+        # module's note).
+        return (line.startswith(tuple("0123456789")) and line.endswith(" running")
+                and ": mosquitto version " in line)
 
-    def _soft_nofile(self):
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/limits").read_text().splitlines():
-                if line.startswith("Max open files"):
-                    return int(line.split()[3])
-        except (OSError, ValueError, IndexError):
-            pass
-        return None
-
-    def log(self):
-        """The broker's log file and its stderr (start-up errors go there), as one text."""
-        parts = []
-        for path in (self.log_file, self.stderr_path):
-            if path.exists() and path.read_text(errors="replace").strip():
-                parts.append(f"--- {path.name}:\n{path.read_text(errors='replace')}")
-        return "\n".join(parts) or "(no log)"
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL, as a crashed broker: clients see their connections reset or closed."""
-        if self.running:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout=10.0):
-        """SIGTERM (mosquitto closes every connection and exits), then SIGKILL if it has not
-        exited within timeout. Returns the exit status (None if it had to be killed)."""
-        if not self.running:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def _not_ready(self):
+        return "no 'running' line in its log"
 
     # ---- addresses -------------------------------------------------------------------------
 

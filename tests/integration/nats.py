@@ -15,9 +15,11 @@
 
 Everything lives in a fresh directory under `tmp`: the config (nats.conf), the log (nats.log),
 the server's stdout+stderr (stderr.log: config errors are reported there, before the log file
-is opened), the credential files and (tls=True) a CA and a server certificate made by nginx.py's
-make_certificates. nats-server (Debian 12: 2.9.10, /usr/sbin) runs in the foreground as our
-child. It never touches /etc/nats-server.conf or port 4222, and runs no JetStream (no storage).
+is opened), the credential files and (tls=True) a CA and a server certificate made by
+server_process.make_certificates. nats-server (Debian 12: 2.9.10, /usr/sbin) runs in the
+foreground as our child. It never touches /etc/nats-server.conf or port 4222, and runs no
+JetStream (no storage). The life cycle (the directory, free ports, start and its retries, stop,
+kill, restart, log(), nofile) is server_process.py's ServerProcess, described there.
 
 Ports (both on 127.0.0.1, both free ones): `port`, the client port, and `http_port`, the HTTP
 monitoring port (/varz, /connz, /subsz; monitoring requests are not NATS connections and count
@@ -99,8 +101,6 @@ Life cycle. stop() sends SIGINT (nats-server closes its connections and exits 0;
 make it exit 1). kill() is SIGKILL, a server dying mid-run. restart() starts it again on the
 same two ports at once: Go's listeners set SO_REUSEADDR, so connections the dead server left in
 TIME_WAIT do not stand in the way (kill + restart took 13-26 ms with 200 of them on the port).
-The log file is appended to across restarts. A start that finds a port taken retries on new
-ports (twice).
 
 Descriptors. nats-server takes one descriptor per client; its default max_connections is 64K.
 Its soft RLIMIT_NOFILE is raised to the hard limit before exec (Go 1.19+, which 2.9.10 is
@@ -110,26 +110,23 @@ exact: the one over the limit is refused, and a close frees one slot.
 Root. Unlike mosquitto, nats-server has no `user` setting and never switches users, so it
 runs as whoever starts it, root included; it only listens on 127.0.0.1.
 
-This module does not import pytest or the tests' conftest, so bench scripts can load it by path.
+This module does not import pytest or the tests' conftest, so bench scripts can load it by path,
+with tests/integration on sys.path while it loads (it imports its sibling server_process.py).
 """
 import collections
 import json
-import os
-import resource
 import secrets
 import select
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
-from nginx import make_certificates
+# free_port: also this module's, as before server_process.py.
+from server_process import ServerProcess, find_binary, free_port  # noqa: F401
 
 READY_LINE = "Server is ready"
 
@@ -137,24 +134,9 @@ READY_LINE = "Server is ready"
 def find_nats_server():
     """Path of the nats-server binary (LT_NATS_SERVER overrides), or None. Debian puts it in
     /usr/sbin, which is often not on a non-root PATH."""
-    explicit = os.environ.get("LT_NATS_SERVER")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    return shutil.which("nats-server") or next(
-        (p for p in ("/usr/sbin/nats-server", "/usr/local/sbin/nats-server",
-                     "/usr/local/bin/nats-server") if os.access(p, os.X_OK)), None)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _raise_nofile():
-    """preexec_fn: soft RLIMIT_NOFILE up to the hard limit."""
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return find_binary("LT_NATS_SERVER", "nats-server",
+                       ("/usr/sbin/nats-server", "/usr/local/sbin/nats-server",
+                        "/usr/local/bin/nats-server"))
 
 
 def _quote(value):
@@ -170,37 +152,33 @@ class NatsError(RuntimeError):
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class NatsServer:
+class NatsServer(ServerProcess):
     """nats-server on a free 127.0.0.1 client port (`port`) with monitoring on `http_port`.
 
     tls: TLS required on the client port. auth: None, "token" or "user". max_payload,
     max_connections: bytes / clients (None: the server's defaults, 1 MiB / 64K). extra: config
     text added at the end (it can override the harness's settings). Starts at once unless
-    start=False; stop() (or leaving a with block) ends it."""
+    start=False; stop() (or leaving a with block) ends it: SIGINT, on which nats-server closes
+    every connection and exits 0. The life cycle (start, restart, stop, kill, log, running,
+    nofile) is server_process.ServerProcess's."""
+
+    name = "nats-server"
+    env = "LT_NATS_SERVER"
+    dir_prefix = "nats"
+    conf_name, log_name = "nats.conf", "nats.log"
+    error = NatsError
+    stop_signal = signal.SIGINT  # SIGTERM would make it exit 1
+    poll_interval = 0.005
 
     def __init__(self, tmp, tls=False, auth=None, max_payload=None, max_connections=None,
                  extra="", start=True, start_timeout=10.0):
-        self.binary = find_nats_server()
-        if not self.binary:
-            raise NatsError("nats-server not found (install it with scripts/install-deps.sh, "
-                            "or set LT_NATS_SERVER)")
         if auth not in (None, "token", "user"):
             raise ValueError(f"auth must be None, 'token' or 'user', not {auth!r}")
-        self.tls = tls
+        super().__init__(tmp, find_nats_server(), tls, start_timeout)
         self.auth = auth
         self.max_payload = max_payload
         self.max_connections = max_connections
         self.extra = extra
-        self.start_timeout = start_timeout
-        self.dir = Path(tmp) / f"nats-{os.getpid()}-{time.monotonic_ns()}"
-        self.dir.mkdir(parents=True)
-        self.conf = self.dir / "nats.conf"
-        self.log_file = self.dir / "nats.log"
-        self.stderr_path = self.dir / "stderr.log"
-        self.ca_file = self.ca_key = self.cert_file = self.key_file = None
-        if tls:
-            self.ca_file, self.ca_key, self.cert_file, self.key_file = make_certificates(
-                self.dir / "tls")
         self.token = self.token_file = None
         self.username = self.password = self.password_file = None
         if auth == "token":
@@ -213,12 +191,10 @@ class NatsServer:
             self.password_file = self.dir / "password"
             self.password_file.write_text(self.password)
         self.port = self.http_port = None
-        self.proc = None
-        self.nofile = None  # the server's soft RLIMIT_NOFILE once started
         if start:
             self.start()
 
-    # ---- config and life cycle -------------------------------------------------------------
+    # ---- config, and what the life cycle needs ---------------------------------------------
 
     def _config(self):
         lines = [
@@ -245,112 +221,21 @@ class NatsServer:
                          f"  key_file: {_quote(self.key_file)}\n  timeout: 2\n}}")
         return "\n".join(lines) + f"\n{self.extra}\n"
 
-    def _pick_ports(self):
-        self.port = free_port()
-        while True:
-            self.http_port = free_port()
-            if self.http_port != self.port:
-                return
+    def _port_names(self):
+        return ("port", "http_port")
 
-    def ports(self):
-        return [p for p in (self.port, self.http_port) if p is not None]
-
-    def start(self):
-        """Starts nats-server on new free ports and waits until it is ready. Retries with other
-        ports if one was taken between picking and binding; raises NatsError with the server's
-        log and stderr otherwise."""
-        for attempt in range(3):
-            self._pick_ports()
-            try:
-                return self._launch()
-            except NatsError:
-                if "address already in use" in self.log().lower() and attempt < 2:
-                    continue
-                raise
-
-    def restart(self):
-        """Stops the server if it runs (gracefully; kill() first for a crash) and starts it
-        again on the same ports. Its state and counters start afresh."""
-        self.stop()
-        return self._launch()
-
-    def _launch(self):
+    def _prepare(self):
         self.conf.write_text(self._config())
-        ready_before = self._ready_lines()  # the log is appended to across restarts
-        with open(self.stderr_path, "a") as err:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
-                                         stdin=subprocess.DEVNULL, stdout=err,
-                                         stderr=subprocess.STDOUT, preexec_fn=_raise_nofile)
-        problem = self._wait_ready(ready_before)
-        if problem is None:
-            self.nofile = self._soft_nofile()
-            return self
-        self.kill()
-        raise NatsError(f"nats-server did not start ({problem}); config {self.conf}\n"
-                        f"{self.log()}")
 
-    def _wait_ready(self, ready_before):
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return f"exited with status {self.proc.returncode}"
-            if self._ready_lines() > ready_before:
-                return None
-            time.sleep(0.005)
-        return f"no {READY_LINE!r} line in its log after {self.start_timeout}s"
+    def _command(self):
+        return [self.binary, "-c", str(self.conf)]
 
-    def _ready_lines(self):
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return 0
-        return sum(1 for line in text.splitlines() if line.endswith(f"] {READY_LINE}"))
+    def _is_ready_line(self, line):
+        # Written once the monitoring and the client listener are both open.
+        return line.endswith(f"] {READY_LINE}")
 
-    def _soft_nofile(self):
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/limits").read_text().splitlines():
-                if line.startswith("Max open files"):
-                    return int(line.split()[3])
-        except (OSError, ValueError, IndexError):
-            pass
-        return None
-
-    def log(self):
-        """The server's log file and its stdout/stderr (config errors go there), as one text."""
-        parts = []
-        for path in (self.log_file, self.stderr_path):
-            if path.exists() and path.read_text(errors="replace").strip():
-                parts.append(f"--- {path.name}:\n{path.read_text(errors='replace')}")
-        return "\n".join(parts) or "(no log)"
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL, as a crashed server: clients see their connections reset or closed."""
-        if self.running:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout=10.0):
-        """SIGINT (nats-server closes every connection and exits 0), then SIGKILL if it has
-        not exited within timeout. Returns the exit status (None if it had to be killed)."""
-        if not self.running:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def _not_ready(self):
+        return f"no {READY_LINE!r} line in its log"
 
     # ---- addresses -------------------------------------------------------------------------
 

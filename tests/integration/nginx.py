@@ -8,9 +8,14 @@
         server.access_count()    # access-log lines, not counting /nginx_status
 
 Everything lives in a fresh directory under `tmp`: the config, the pid file, both logs, the
-temp paths and (tls=True) a CA and a server certificate made with the openssl CLI. nginx runs
-in the foreground (daemon off) as our child, with a master and `workers` worker processes. It
-never touches /etc/nginx, /var/log/nginx or port 80.
+temp paths and (tls=True) a CA and a server certificate made with the openssl CLI
+(server_process.make_certificates, also importable from here). nginx runs in the foreground
+(daemon off) as our child, with a master and `workers` worker processes. It never touches
+/etc/nginx, /var/log/nginx or port 80. The life cycle (the directory, free ports, start and its
+retries, stop, restart, log()) is server_process.py's ServerProcess, described there, except
+that nginx is ready once each port accepts a connection and a worker has answered a status
+read (those connections are counted: see accepted()), that its descriptor limit is not raised
+(worker_rlimit_nofile does that for the workers), and that kill() ends the workers too.
 
 Locations served (all on both listeners):
     /                   200 "ok\\n" for any path not below, any method
@@ -38,118 +43,83 @@ N lines. `access_log_entries()` gives the parsed lines (method, uri, status, con
 connection serial and the request's number on its connection, scheme).
 
 This module does not import pytest or the tests' conftest, so bench scripts can load it by path.
+It imports its sibling server_process.py, by path if this directory is not on sys.path.
 """
 import os
 import re
 import resource
-import shutil
 import signal
 import socket
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+try:
+    # free_port and make_certificates: also this module's, as before server_process.py.
+    from server_process import ServerProcess, find_binary, free_port, make_certificates
+except ModuleNotFoundError as missing:
+    # Loaded by path alone (bench/http_vs_wrk.py), without this directory on sys.path: load
+    # the sibling by path too.
+    if missing.name != "server_process":
+        raise
+    import importlib.util
+    _spec = importlib.util.spec_from_file_location(
+        "lt_server_process", Path(__file__).resolve().with_name("server_process.py"))
+    _server_process = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_server_process)
+    ServerProcess, find_binary, free_port, make_certificates = (
+        _server_process.ServerProcess, _server_process.find_binary, _server_process.free_port,
+        _server_process.make_certificates)
 
 LOG_FORMAT = ("$msec $scheme $request_method $request_uri $status $content_length "
               "$request_length $body_bytes_sent $connection $connection_requests")
 LOG_FIELDS = ("time", "scheme", "method", "uri", "status", "content_length", "request_length",
               "body_bytes", "connection", "connection_requests")
 STATUS_PATH = "/nginx_status"
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def find_nginx():
     """Path of the nginx binary (LT_NGINX overrides), or None. /usr/sbin is often not on a
     non-root PATH."""
-    explicit = os.environ.get("LT_NGINX")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _openssl(*args, cwd):
-    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed: {proc.stderr}")
-
-
-def make_certificates(directory, days=30):
-    """A CA (ca.key, ca.crt) and a server certificate it signed (server.key, server.crt) for
-    IP 127.0.0.1 and DNS localhost, with P-256 keys (fast to make). Returns the four paths.
-    Our own openssl config so the system one's defaults do not matter."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "openssl.cnf").write_text(
-        "[req]\n"
-        "distinguished_name = dn\n"
-        "prompt = no\n"
-        "[dn]\n"
-        "CN = load-tester test CA\n"
-        "[ca_ext]\n"
-        "basicConstraints = critical, CA:TRUE\n"
-        "keyUsage = critical, keyCertSign, cRLSign\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid:always\n"
-        "[server_ext]\n"
-        "basicConstraints = critical, CA:FALSE\n"
-        "keyUsage = critical, digitalSignature, keyEncipherment\n"
-        "extendedKeyUsage = serverAuth\n"
-        "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
-        "subjectKeyIdentifier = hash\n"
-        "authorityKeyIdentifier = keyid, issuer\n")
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-config", "openssl.cnf", "-x509", *key, "-keyout", "ca.key", "-out",
-             "ca.crt", "-days", str(days), "-extensions", "ca_ext", cwd=d)
-    _openssl("req", "-config", "openssl.cnf", "-new", *key, "-keyout", "server.key", "-out",
-             "server.csr", "-subj", "/CN=localhost", cwd=d)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.crt", "-days", str(days), "-extfile",
-             "openssl.cnf", "-extensions", "server_ext", cwd=d)
-    return d / "ca.crt", d / "ca.key", d / "server.crt", d / "server.key"
+    return find_binary("LT_NGINX", "nginx", ("/usr/sbin/nginx", "/usr/local/sbin/nginx"))
 
 
 class NginxError(RuntimeError):
     pass
 
 
-class Nginx:
+class Nginx(ServerProcess):
     """nginx on a free 127.0.0.1 port (and, tls=True, an ssl listener on another one).
 
     workers: worker_processes. worker_connections: per worker (the soft descriptor limit is
     raised to fit). extra_server / extra_http: config text added inside the server / http block.
-    Starts at once unless start=False; stop() (or leaving a with block) ends it."""
+    Starts at once unless start=False; stop() (or leaving a with block) ends it gracefully:
+    SIGQUIT, on which nginx finishes the requests in flight and closes idle keep-alive
+    connections. The life cycle is server_process.ServerProcess's, but for the ready check (a
+    connection to each port and a status read) and kill() (the workers too)."""
+
+    name = "nginx"
+    env = "LT_NGINX"
+    dir_prefix = "nginx"
+    conf_name, log_name = "nginx.conf", "error.log"  # log_file is error_log
+    error = NginxError
+    stop_signal = signal.SIGQUIT
+    raise_nofile = False  # worker_rlimit_nofile raises the workers' limit
+    poll_interval = 0.02
+    no_log = "(no error log)"
 
     def __init__(self, tmp, tls=False, workers=1, worker_connections=4096, extra_server="",
                  extra_http="", start=True, start_timeout=10.0):
-        self.binary = find_nginx()
-        if not self.binary:
-            raise NginxError("nginx not found (install it with scripts/install-deps.sh, or set "
-                             "LT_NGINX)")
-        self.tls = tls
+        super().__init__(tmp, find_nginx(), tls, start_timeout)
         self.workers = workers
         self.worker_connections = worker_connections
         self.extra_server = extra_server
         self.extra_http = extra_http
-        self.start_timeout = start_timeout
-        self.dir = Path(tmp) / f"nginx-{os.getpid()}-{time.monotonic_ns()}"
-        self.dir.mkdir(parents=True)
-        self.conf = self.dir / "nginx.conf"
-        self.error_log = self.dir / "error.log"
+        self.error_log = self.log_file
         self.access_log = self.dir / "access.log"
         self.pid_file = self.dir / "nginx.pid"
-        self.stderr_path = self.dir / "stderr.log"
-        self.ca_file = self.ca_key = self.cert_file = self.key_file = None
-        if tls:
-            self.ca_file, self.ca_key, self.cert_file, self.key_file = make_certificates(
-                self.dir / "tls")
         self.port = self.tls_port = None
-        self.proc = None
         self._status_reads = 0
         self._probes = 0  # connections made to see whether nginx is up
         if start:
@@ -159,8 +129,7 @@ class Nginx:
 
     def _config(self):
         d = self.dir
-        temp = "\n".join(f"    {kind}_temp_path {d / 'temp' / kind};"
-                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp = "\n".join(f"    {kind}_temp_path {d / 'temp' / kind};" for kind in TEMP_KINDS)
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         want = 2 * self.worker_connections + 64
         nofile = want if hard == resource.RLIM_INFINITY else min(want, hard)
@@ -227,57 +196,37 @@ http {{
 }}
 """
 
-    def start(self):
-        """Starts nginx and waits until its ports answer. Retries with other ports if one was
-        taken between picking and binding; raises NginxError with the error log otherwise."""
-        for attempt in range(3):
-            self.port = free_port()
-            self.tls_port = free_port() if self.tls else None
-            while self.tls and self.tls_port == self.port:
-                self.tls_port = free_port()
-            self.conf.write_text(self._config())
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                (self.dir / "temp" / kind).mkdir(parents=True, exist_ok=True)
-            self._status_reads = self._probes = 0
-            # -e: the error log before the config is read (Debian's default is stderr);
-            # -p: prefix for any relative path, so nothing falls back to /usr/share/nginx.
-            with open(self.stderr_path, "w") as err:
-                self.proc = subprocess.Popen(
-                    [self.binary, "-p", str(self.dir) + "/", "-c", str(self.conf), "-e",
-                     str(self.error_log)],
-                    stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT)
-            problem = self._wait_ready()
-            if problem is None:
-                return self
-            self._kill()
-            log = self._logs()
-            if "Address already in use" in log and attempt < 2:
-                continue
-            raise NginxError(f"nginx did not start ({problem}); config {self.conf}\n{log}")
+    def _port_names(self):
+        return ("port", "tls_port") if self.tls else ("port",)
 
-    def _wait_ready(self):
-        deadline = time.monotonic() + self.start_timeout
-        ports = [self.port] + ([self.tls_port] if self.tls else [])
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return f"exited with status {self.proc.returncode}"
-            if all(self._answers(p) for p in ports):
-                # Listening sockets exist once the master has bound them; wait for a worker
-                # to serve a request too.
-                try:
-                    self.status()
-                    return None
-                except OSError:
-                    pass
-            time.sleep(0.02)
-        return f"ports {ports} not answering after {self.start_timeout}s"
+    def _prepare(self):
+        self.conf.write_text(self._config())
+        for kind in TEMP_KINDS:
+            (self.dir / "temp" / kind).mkdir(parents=True, exist_ok=True)
+        self._status_reads = self._probes = 0
 
-    def _logs(self):
-        parts = []
-        for path in (self.error_log, self.stderr_path):
-            if path.exists() and path.read_text().strip():
-                parts.append(f"--- {path.name}:\n{path.read_text()}")
-        return "\n".join(parts) or "(no error log)"
+    def _command(self):
+        # -e: the error log before the config is read (Debian's default is stderr);
+        # -p: prefix for any relative path, so nothing falls back to /usr/share/nginx.
+        return [self.binary, "-p", str(self.dir) + "/", "-c", str(self.conf), "-e",
+                str(self.error_log)]
+
+    def _ready_mark(self):
+        return None  # nginx is asked, not its log
+
+    def _ready(self, mark):
+        if not all(self._answers(p) for p in self.ports()):
+            return False
+        # Listening sockets exist once the master has bound them; wait for a worker to serve
+        # a request too.
+        try:
+            self.status()
+            return True
+        except OSError:
+            return False
+
+    def _not_ready(self):
+        return f"ports {self.ports()} not answering"
 
     def worker_pids(self):
         """The master's children (its workers), from /proc."""
@@ -289,37 +238,16 @@ http {{
             return []
         return [int(p) for p in text.split()]
 
-    def _kill(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        workers = self.worker_pids()
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        # Workers of a killed master live on (no parent-death signal): end them by pid.
+    def kill(self):
+        """SIGKILL to the master, as a crash, and to its workers: those of a killed master
+        would live on (no parent-death signal), so they are ended by pid."""
+        workers = self.worker_pids() if self.running else []
+        super().kill()
         for pid in workers:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-    def stop(self, timeout=10.0):
-        """Graceful stop (SIGQUIT: finish requests in flight, close idle keep-alive
-        connections), then SIGKILL if nginx has not exited within timeout. Returns the exit
-        status (None if it had to be killed)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGQUIT)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            return None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # ---- addresses -------------------------------------------------------------------------
 
