@@ -13,6 +13,9 @@ namespace {
 constexpr Nanos kSpinMargin = 50 * kMicro;
 constexpr Nanos kIdlePoll = 100 * kMicro;
 constexpr Nanos kConnectPoll = 1 * kMilli;
+// After Ctrl-C the drain still takes the replies and confirmations already on their way, but a
+// long --timeout does not hold the user up beyond this.
+constexpr Nanos kInterruptedDrain = 500 * kMilli;
 }  // namespace
 
 Worker::Worker(const Options& options, const Target& target, const SinkInfo& sink,
@@ -86,9 +89,13 @@ void Worker::run(Nanos connect_origin) {
   sink_->finish(now);
   sink_->flush(now);
   // Drain: give replies and unsent bytes up to --timeout, still reporting on the boundaries.
-  // Also after Ctrl-C: what was sent is still measured (a second Ctrl-C exits at once).
-  const Nanos drain_end = now + options_.timeout;
+  Nanos drain_end = now + options_.timeout;
+  bool cut = false;
   while (sink_->busy() && now < drain_end) {
+    if (!cut && stop_.load(std::memory_order_relaxed)) {
+      cut = true;
+      drain_end = std::min(drain_end, now + kInterruptedDrain);
+    }
     wait_until(std::min(boundary, drain_end));
     now = clock_.now();
     for (; now >= boundary; boundary += options_.update) publish(interval_++, false);

@@ -26,18 +26,16 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
     bool tls;
     std::uint16_t port;
   };
-  static constexpr Scheme kSchemes[] = {{"http", "http", false, 80},
-                                        {"https", "http", true, 443},
-                                        {"mqtt", "mqtt", false, 1883},
-                                        {"mqtts", "mqtt", true, 8883},
-                                        {"nats", "nats", false, 4222},
-                                        {"tls", "nats", true, 4222}};
+  static constexpr Scheme kSchemes[] = {
+      {"http", "http", false, 80},   {"https", "http", true, 443},  {"mqtt", "mqtt", false, 1883},
+      {"mqtts", "mqtt", true, 8883}, {"nats", "nats", false, 4222}, {"tls", "nats", true, 4222}};
   const std::string_view scheme = text.substr(0, sep);
   const Scheme* known = nullptr;
   for (const auto& k : kSchemes)
     if (iequals(scheme, k.name)) known = &k;
   if (!known) {
-    why = "unsupported scheme \"" + std::string(scheme) + "\" (accepted: http, https, mqtt, mqtts, nats, tls)";
+    why = "unsupported scheme \"" + std::string(scheme) +
+          "\" (accepted: http, https, mqtt, mqtts, nats, tls)";
     return std::nullopt;
   }
   url.scheme = known->name;
@@ -49,8 +47,9 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
   std::string_view authority = rest.substr(0, path_at);
   std::string_view target = path_at == std::string_view::npos ? "" : rest.substr(path_at);
   if (authority.find('@') != std::string_view::npos) {
-    why = "user info in the URL is not accepted (credentials: --username with --password-file, "
-          "--token-file, or -H 'Authorization: ...' for http)";
+    why =
+        "user info in the URL is not accepted (credentials: --username with --password-file, "
+        "--token-file, or -H 'Authorization: ...' for http)";
     return std::nullopt;
   }
   std::string_view port_text;

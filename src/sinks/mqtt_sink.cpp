@@ -198,13 +198,7 @@ class MqttSink final : public StreamClient {
       return open;
     });
     if (!open) return false;
-    if (!ok) {
-      if (c_.options.verbose)
-        fmt::print(stderr, "load-tester: malformed MQTT from {}:{}: {}\n", c_.options.hostname,
-                   c_.options.port, m.splitter.error());
-      close(conn, now, Counter::ErrMalformed);
-      return false;
-    }
+    if (!ok) return malformed(conn, now, m.splitter.error());
     send_now(conn, now);                              // acks we owe, a SUBSCRIBE after CONNACK
     if (conn.generation != generation) return false;  // the write failed: closed
     tell_ready(conn, m.box.owe_ready, now);
@@ -217,17 +211,8 @@ class MqttSink final : public StreamClient {
   bool on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::string_view body, Nanos now);
   void on_delivery(StreamConn& conn, const mqtt::Publish& pub, Nanos now);
   void subscribe(StreamConn& conn, MqttState& m);
-  bool refuse(StreamConn& conn, Nanos now, const char* what, std::string_view why) {
-    print_first_error(what, std::string(why));
-    close(conn, now, Counter::ErrBroker);
-    return false;
-  }
-  bool malformed(StreamConn& conn, Nanos now, const std::string& why) {
-    if (c_.options.verbose)
-      fmt::print(stderr, "load-tester: malformed MQTT from {}:{}: {}\n", c_.options.hostname,
-                 c_.options.port, why);
-    close(conn, now, Counter::ErrMalformed);
-    return false;
+  bool malformed(StreamConn& conn, Nanos now, std::string_view why) {
+    return StreamClient::malformed(conn, now, "MQTT", why);
   }
 
   void on_peer_closed(StreamConn& conn, Nanos now) override {

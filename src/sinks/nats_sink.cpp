@@ -239,17 +239,11 @@ class NatsSink final : public StreamClient {
   bool on_reply(StreamConn& conn, NatsState& s, const nats::Message& m, Nanos now);
   void send_connect(StreamConn& conn, Nanos now);
   void subscribe(StreamConn& conn, Role role);
-  bool refuse(StreamConn& conn, Nanos now, const std::string& why) {
-    print_first_error("NATS session", why);
-    close(conn, now, Counter::ErrBroker);
-    return false;
+  bool refuse(StreamConn& conn, Nanos now, std::string_view why) {
+    return StreamClient::refuse(conn, now, "NATS session", why);
   }
-  bool malformed(StreamConn& conn, Nanos now, const std::string& why) {
-    if (c_.options.verbose)
-      fmt::print(stderr, "load-tester: malformed NATS from {}:{}: {}\n", c_.options.hostname,
-                 c_.options.port, why);
-    close(conn, now, Counter::ErrMalformed);
-    return false;
+  bool malformed(StreamConn& conn, Nanos now, std::string_view why) {
+    return StreamClient::malformed(conn, now, "NATS", why);
   }
 
   void on_peer_closed(StreamConn& conn, Nanos now) override {

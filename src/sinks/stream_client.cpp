@@ -41,6 +41,21 @@ void StreamClient::print_first_error(const char* what, const std::string& why) c
                c_.options.port, why);
 }
 
+bool StreamClient::refuse(StreamConn& conn, Nanos now, const char* what, std::string_view why) {
+  print_first_error(what, std::string(why));
+  close(conn, now, Counter::ErrBroker);
+  return false;
+}
+
+bool StreamClient::malformed(StreamConn& conn, Nanos now, const char* protocol,
+                             std::string_view why) {
+  if (c_.options.verbose)
+    fmt::print(stderr, "load-tester: malformed {} from {}:{}: {}\n", protocol, c_.options.hostname,
+               c_.options.port, why);
+  close(conn, now, Counter::ErrMalformed);
+  return false;
+}
+
 void StreamClient::open_conn(StreamConn& conn, Nanos now) {
   if (stopped_) return;
   if (!sweeping_) {

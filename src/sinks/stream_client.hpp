@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/tls.hpp"
@@ -109,6 +110,11 @@ class StreamClient : public Sink {
   // Prints the first TLS (or protocol) failure of the process once, as it happens: the reason
   // is what a user needs to fix a run that every device would otherwise only count.
   void print_first_error(const char* what, const std::string& why) const;
+  // The peer refused (a broker's reason code, -ERR): the reason printed once, err_broker, a
+  // reconnect with backoff. Both return false, the protocols' "closed" result.
+  bool refuse(StreamConn& conn, Nanos now, const char* what, std::string_view why);
+  // The peer's bytes are not `protocol`: err_malformed (the detail with --verbose).
+  bool malformed(StreamConn& conn, Nanos now, const char* protocol, std::string_view why);
 
   SinkContext& c_;
   std::vector<StreamConn> conns_;
