@@ -24,8 +24,7 @@ constexpr std::size_t kMaxBuffered = 256 * 1024;
 // subscriber's PONG queues behind the messages the server still has to write to it, and a
 // server busy with thousands of TLS handshakes answers late but is alive.
 constexpr Nanos kMinPingDeadline = 5 * kSecond;
-// Replies a responder may have queued: beyond, a server that does not read them while it
-// keeps delivering requests would grow our memory; the requests are then lost at the device.
+// Replies a responder may queue (a server delivering requests but not reading replies).
 constexpr std::size_t kMaxResponderBuffer = 4 << 20;
 // The queue group of the responders: each request is answered once, whichever worker has it.
 constexpr std::string_view kResponderQueue = "load-tester";
@@ -129,7 +128,9 @@ class NatsSink final : public StreamClient {
   }
 
   void finish(Nanos now) override {
-    // One more PING behind the last publish: its PONG confirms everything sent.
+    // One more PING behind the last publish: its PONG confirms everything sent. A backlog the
+    // worker still offers during the drain gets its own PING (on_pong, on_sweep).
+    finishing_ = true;
     if (o_.mode == NatsMode::Request) return;
     for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
       if (conns_[i].ready && state_[i].confirmed < state_[i].appended) ping(conns_[i], now);
@@ -283,7 +284,9 @@ class NatsSink final : public StreamClient {
       return;
     }
     if (role(conn) == Role::Device && o_.mode == NatsMode::Request) expire(conn, s, now);
-    if (s.pings.empty() && now - s.last_ping >= o_.ping_interval) ping(conn, now);
+    if (s.pings.empty() &&
+        (now - s.last_ping >= o_.ping_interval || (finishing_ && s.confirmed < s.appended)))
+      ping(conn, now);
   }
 
   // Requests unanswered past --timeout are lost; the connection stays (a responder may be slow
@@ -316,6 +319,7 @@ class NatsSink final : public StreamClient {
   std::size_t header_bytes_ = 0;
   std::uint64_t sent_total_ = 0;
   std::size_t helpers_settled_ = 0;
+  bool finishing_ = false;  // finish() was called: the drain waits for every confirmation
 };
 
 bool NatsSink::on_message(StreamConn& conn, NatsState& s, const nats::Message& m, Nanos now) {
@@ -340,8 +344,7 @@ bool NatsSink::on_message(StreamConn& conn, NatsState& s, const nats::Message& m
       e2e_.received(m.payload, now);
       return true;
     case Role::Responder:
-      // An existing service would answer with its own payload; ours echoes the request's, so
-      // the requester could read the timestamps in it.
+      // Echo the request's payload (with its timestamps), as a test service would.
       if (!m.reply.empty() && conn.out.size() - conn.out_at < kMaxResponderBuffer) {
         conn.out.append(nats::publish_head(m.reply, "", "", m.payload.size()));
         conn.out.append(m.payload);
@@ -436,6 +439,7 @@ bool NatsSink::on_pong(StreamConn& conn, NatsState& s, Nanos now) {
     c_.recorder.count(Counter::Completed, newly - rejected);
     s.rejected -= rejected;
     s.confirmed = p.covers;
+    if (finishing_ && s.pings.empty() && s.confirmed < s.appended) ping(conn, now);
   }
   return true;
 }
