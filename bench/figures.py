@@ -158,12 +158,14 @@ for row in rows:
 # Optional sections, each a script that prints its own table, or one line saying why it skipped
 # (its server or peer tool is not installed); whatever happens to them, the table above stands.
 #   http_vs_wrk.py: the HTTP sink beside wrk against one nginx;
-#   mqtt_cost.py: the MQTT sink's cost in the tool and in one private mosquitto.
-for script in ("http_vs_wrk.py", "mqtt_cost.py"):
-    name = script[:-3]
+#   broker_cost.py mqtt: the MQTT sink's cost in the tool and in one private mosquitto;
+#   broker_cost.py nats: the NATS sink's cost in the tool and in one private nats-server (and,
+#     when the npm package nats is installed, nats.js's bench beside the tool).
+for script, *args in (("http_vs_wrk.py",), ("broker_cost.py", "mqtt"), ("broker_cost.py", "nats")):
+    name = " ".join([script[:-3], *args])
     print()
     try:
-        section = subprocess.run([sys.executable, str(Path(__file__).with_name(script)),
+        section = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), *args,
                                   str(BUILD), "--duration", DURATION], stdout=subprocess.PIPE,
                                  text=True, timeout=900)
         print(section.stdout.rstrip() or f"{name}: no output")
