@@ -7,7 +7,7 @@ namespace lt {
 namespace {
 
 bool is_broker(const std::string& sink) {
-  return sink == "mqtt" || sink == "nats";
+  return sink == "mqtt" || sink == "nats" || sink == "amqp";
 }
 
 // A file written by an editor or `echo` ends with a newline that is not part of the secret.
@@ -23,23 +23,38 @@ std::string read_secret(Flags& f, const char* name, std::string& path) {
 
 }  // namespace
 
-void add_broker_flags(Flags& f) {
-  f.value("--username", "NAME", "mqtt, nats: user name");
-  f.value("--password-file", "FILE", "mqtt, nats: password read from a file (or set $LT_PASSWORD)");
+void add_broker_flags(Flags& f, CLI::App& app, Options& o) {
+  f.value("--username", "NAME", "mqtt, nats, amqp: user name (amqp: also amqp://NAME@host) [amqp: guest]");
+  f.value("--password-file", "FILE",
+          "mqtt, nats, amqp: password read from a file (or set $LT_PASSWORD) [amqp guest: guest]");
   f.value("--token-file", "FILE", "nats: authentication token read from a file (or $LT_TOKEN)");
   f.value("--subscribers", "N",
           "mqtt, nats: subscriber connections inside the tool measuring end-to-end latency [0]");
+  f.value("--consumers", "N",
+          "amqp: consumer connections inside the tool measuring end-to-end latency [0]");
+  app.add_flag("--persistent", o.persistent,
+               "mqtt: keep sessions (clean session off; 5.0: a one-hour session expiry); amqp: "
+               "persistent messages (delivery mode 2)");
 }
 
 void validate_broker(Flags& f, Options& o) {
-  for (const char* name : {"--username", "--password-file", "--subscribers"})
+  for (const char* name : {"--username", "--password-file"})
     if (f.given(name) && !is_broker(o.sink))
-      throw UsageError{fmt::format("{}: only with --sink mqtt or nats", name)};
+      throw UsageError{fmt::format("{}: only with --sink mqtt, nats or amqp", name)};
+  if (f.given("--subscribers") && o.sink != "mqtt" && o.sink != "nats")
+    throw UsageError{o.sink == "amqp" ? "--subscribers: --sink amqp has --consumers"
+                                      : "--subscribers: only with --sink mqtt or nats"};
+  if (f.given("--consumers") && o.sink != "amqp")
+    throw UsageError{"--consumers: only with --sink amqp"};
+  if (f.given("--persistent") && o.sink != "mqtt" && o.sink != "amqp")
+    throw UsageError{"--persistent: only with --sink mqtt or amqp"};
   if (f.given("--token-file") && o.sink != "nats")
     throw UsageError{"--token-file: only with --sink nats"};
   if (!is_broker(o.sink)) return;
   Credentials& a = o.auth;
   if (f.given("--username")) {
+    if (!a.username.empty())
+      throw UsageError{"--username: the URL already names the user: give it once"};
     a.username = f.raw("--username");
     if (a.username.empty() || a.username.size() > 65535)
       f.fail("--username", "expected 1 to 65535 bytes");
@@ -57,6 +72,7 @@ void validate_broker(Flags& f, Options& o) {
   if (!a.token.empty() && !a.username.empty())
     throw UsageError{"--token-file: a token and --username exclude each other: give one"};
   f.count("--subscribers", o.subscribers, 0, 100'000);
+  f.count("--consumers", o.subscribers, 0, 100'000);
 }
 
 std::string describe_broker(const Options& o) {
@@ -65,7 +81,9 @@ std::string describe_broker(const Options& o) {
   if (!a.username.empty()) s += " " + shell_word("--username=" + a.username);
   if (!a.password_file.empty()) s += " " + shell_word("--password-file=" + a.password_file);
   if (!a.token_file.empty()) s += " " + shell_word("--token-file=" + a.token_file);
-  if (o.subscribers) s += fmt::format(" --subscribers={}", o.subscribers);
+  if (o.subscribers)
+    s += fmt::format(" --{}={}", o.sink == "amqp" ? "consumers" : "subscribers", o.subscribers);
+  if (o.persistent) s += " --persistent";
   return s;
 }
 

@@ -38,13 +38,11 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--client-id", "TEMPLATE", "mqtt: client id template [lt-{rank}-{device}]");
   f.value("--keepalive", "DURATION", "mqtt: keep-alive interval, 0 = off [60s]");
   app.add_flag("--retain", o.mqtt.retain, "mqtt: publish retained messages");
-  app.add_flag("--persistent", o.mqtt.persistent,
-               "mqtt: keep sessions (clean session off; 5.0: a one-hour session expiry)");
 }
 
 void validate_mqtt(Flags& f, Options& o) {
   for (const char* name : {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive",
-                           "--retain", "--persistent"})
+                           "--retain"})
     need_mqtt(f, o, name);
   if (o.sink != "mqtt") return;
   MqttOptions& m = o.mqtt;
@@ -87,7 +85,7 @@ void validate_mqtt(Flags& f, Options& o) {
         m.topic)};
   // Resuming QoS 2 flows (PUBREL and DUP resends) after a reconnect is not implemented: a kept
   // session would hold the broker's quota for flows that never finish.
-  if (m.persistent && m.qos == 2)
+  if (o.persistent && m.qos == 2)
     throw UsageError{"--persistent: not with --qos 2 (unfinished QoS 2 flows are not resumed)"};
   // mosquitto's default in-flight limit is 20 and a 3.1.1 client is not told it: keep to it
   // unless --inflight says otherwise (5.0 brokers announce theirs).
@@ -102,7 +100,7 @@ std::string describe_mqtt(const Options& o) {
                   m.version == 5 ? "5" : "3.1.1", m.qos, shell_word("--topic=" + m.topic),
                   shell_word("--client-id=" + m.client_id), format_exact(m.keepalive));
   if (m.retain) s += " --retain";
-  if (m.persistent) s += " --persistent";
+  if (o.persistent) s += " --persistent";
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <string_view>
 
+#include "cli/amqp_flags.hpp"
 #include "cli/broker_flags.hpp"
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
@@ -163,9 +164,10 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--precise", o.precise, "sleep to a margin, then spin, for tighter send times");
   add_target_flags(f, app, o);
   add_http_flags(f);
-  add_broker_flags(f);
+  add_broker_flags(f, app, o);
   add_mqtt_flags(f, app, o);
   add_nats_flags(f);
+  add_amqp_flags(f, app, o);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -211,12 +213,14 @@ void validate_run(Flags& f, Options& o) {
   validate_broker(f, o);
   validate_mqtt(f, o);
   validate_nats(f, o);
+  validate_amqp(f, o);
   const bool replies = o.sink == "http" || o.echo || (o.sink == "mqtt" && o.mqtt.qos > 0) ||
-                       (o.sink == "nats" && o.nats.mode == NatsMode::Request);
+                       (o.sink == "nats" && o.nats.mode == NatsMode::Request) ||
+                       (o.sink == "amqp" && o.amqp.confirm);
   if (o.closed_loop && !replies)
     throw UsageError{
         "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-        "or nats with --nats-mode request"};
+        "nats with --nats-mode request, or amqp with confirms"};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -399,7 +403,7 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_broker(o) +
+  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) + describe_broker(o) +
        describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;

@@ -36,7 +36,7 @@ struct HttpOptions {
   std::uint32_t pipeline = 1;  // requests in flight per connection
 };
 
-// Credentials for the brokers (mqtt, nats). Secrets come from files or environment variables
+// Credentials for the brokers (mqtt, nats, amqp). Secrets come from files or environment variables
 // ($LT_PASSWORD, $LT_TOKEN), never from the command line, and are never printed.
 struct Credentials {
   std::string username;
@@ -53,7 +53,6 @@ struct MqttOptions {
   bool retain = false;
   std::string topic = "load-tester/{device}";
   std::string client_id = "lt-{rank}-{device}";
-  bool persistent = false;  // keep the session: clean session (start) off
   Nanos keepalive = 60 * kSecond;
 };
 
@@ -72,6 +71,22 @@ struct NatsOptions {
   std::vector<std::string> headers;  // "Name: value": sent as HPUB
   std::uint32_t responders = 0;      // request: reply connections inside the tool
   Nanos ping_interval = 1 * kSecond;
+};
+
+// The AMQP 0-9-1 sink (--sink amqp, RabbitMQ).
+struct AmqpOptions {
+  std::string vhost = "/";
+  std::string exchange;                   // "" = the default exchange (routes by queue name)
+  std::string exchange_type = "direct";   // for --declare
+  std::string routing_key;                // template; empty = the --queue template
+  std::string queue = "load-tester";      // template: declared and bound (--declare), consumed
+  bool declare = false;                   // declare exchange, queues and bindings first
+  bool durable = false;                   // --declare: durable exchange and queues
+  bool auto_delete = false;               // --declare: auto-delete exchange and queues
+  bool mandatory = false;                 // unroutable messages come back (basic.return)
+  bool confirm = true;                    // publisher confirms: latency until basic.ack
+  Nanos heartbeat = 60 * kSecond;         // proposed; the broker's lower value wins; 0 = off
+  const std::string& key_template() const { return routing_key.empty() ? queue : routing_key; }
 };
 
 // TLS for the sinks that speak it. Verification is on unless --insecure.
@@ -104,9 +119,12 @@ struct Options {
   HttpOptions http;
   MqttOptions mqtt;
   NatsOptions nats;
+  AmqpOptions amqp;
   TlsOptions tls;
   Credentials auth;
-  std::uint32_t subscribers = 0;  // mqtt, nats: end-to-end receivers inside the tool
+  std::uint32_t subscribers = 0;  // mqtt, nats subscribers, amqp consumers: end to end
+  // mqtt: keep sessions (clean session off); amqp: persistent messages (delivery mode 2)
+  bool persistent = false;
 
   // Engine
   unsigned threads = 0;                 // 0 = one per core

@@ -6,17 +6,17 @@ namespace lt {
 
 namespace {
 bool speaks_tls(const std::string& sink) {
-  return sink == "http" || sink == "mqtt" || sink == "nats";
+  return sink == "http" || sink == "mqtt" || sink == "nats" || sink == "amqp";
 }
 }  // namespace
 
 void add_target_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--url", "URL",
-          "http[s]://host[:port]/path, mqtt[s]://host[:port] or nats|tls://host[:port]: sets the "
-          "sink, host, port and TLS");
+          "http[s]://host[:port]/path, mqtt[s]://host[:port], nats|tls://host[:port] or "
+          "amqp[s]://[user@]host[:port][/vhost]: sets the sink, host, port and TLS");
   f.value("--ca-file", "FILE", "TLS: trust these CA certificates (PEM) instead of the system's");
   app.add_flag("--tls", o.tls.enabled,
-               "connect with TLS (implied by https://, mqtts:// and tls://)");
+               "connect with TLS (implied by https://, mqtts://, tls:// and amqps://)");
   app.add_flag("--insecure", o.tls.insecure, "TLS: do not verify the server's certificate");
 }
 
@@ -30,7 +30,21 @@ void validate_target(Flags& f, Options& o) {
     if (f.given("--sink") && o.sink != url->sink)
       throw UsageError{fmt::format("--url: a {}:// URL is for --sink {}, not {}", url->scheme,
                                    url->sink, o.sink)};
-    if (url->sink != "http" && url->target != "/")
+    if (url->sink == "amqp") {
+      // amqp://host/vhost: the path is the percent-encoded virtual host ("/" = the default).
+      if (url->target.find('?') != std::string::npos)
+        throw UsageError{fmt::format("--url: query parameters are not accepted, got \"{}\"",
+                                     f.raw("--url"))};
+      const std::string_view path = std::string_view(url->target).substr(1);
+      auto vhost = http::percent_decode(path);
+      if (!vhost || path.find('/') != std::string_view::npos)
+        throw UsageError{fmt::format(
+            "--url: the path of an amqp:// URL is one percent-encoded virtual host (/%2F for "
+            "\"/\"), got \"{}\"",
+            f.raw("--url"))};
+      if (!vhost->empty()) o.amqp.vhost = *vhost;
+      o.auth.username = url->user;
+    } else if (url->sink != "http" && url->target != "/")
       throw UsageError{
           fmt::format("--url: a {}:// URL has no path, got \"{}\"", url->scheme, f.raw("--url"))};
     o.sink = url->sink;
@@ -51,7 +65,8 @@ void validate_target(Flags& f, Options& o) {
   }
   if ((f.given("--ca-file") || o.tls.insecure) && !o.tls.enabled)
     throw UsageError{
-        "--ca-file and --insecure need TLS: use an https://, mqtts:// or tls:// URL, or --tls"};
+        "--ca-file and --insecure need TLS: use an https://, mqtts://, tls:// or amqps:// URL, or "
+        "--tls"};
   if (o.tls.insecure && !o.tls.ca_file.empty())
     throw UsageError{"--insecure and --ca-file contradict each other: give one"};
 }

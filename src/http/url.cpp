@@ -14,6 +14,29 @@ bool valid_target(std::string_view t) {
 }
 }  // namespace
 
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (s.size() - i < 3) return std::nullopt;
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(char(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 std::optional<Url> parse_url(std::string_view text, std::string& why) {
   Url url;
   const auto sep = text.find("://");
@@ -28,14 +51,15 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
   };
   static constexpr Scheme kSchemes[] = {
       {"http", "http", false, 80},   {"https", "http", true, 443},  {"mqtt", "mqtt", false, 1883},
-      {"mqtts", "mqtt", true, 8883}, {"nats", "nats", false, 4222}, {"tls", "nats", true, 4222}};
+      {"mqtts", "mqtt", true, 8883}, {"nats", "nats", false, 4222}, {"tls", "nats", true, 4222},
+      {"amqp", "amqp", false, 5672}, {"amqps", "amqp", true, 5671}};
   const std::string_view scheme = text.substr(0, sep);
   const Scheme* known = nullptr;
   for (const auto& k : kSchemes)
     if (iequals(scheme, k.name)) known = &k;
   if (!known) {
     why = "unsupported scheme \"" + std::string(scheme) +
-          "\" (accepted: http, https, mqtt, mqtts, nats, tls)";
+          "\" (accepted: http, https, mqtt, mqtts, nats, tls, amqp, amqps)";
     return std::nullopt;
   }
   url.scheme = known->name;
@@ -46,11 +70,27 @@ std::optional<Url> parse_url(std::string_view text, std::string& why) {
   const auto path_at = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, path_at);
   std::string_view target = path_at == std::string_view::npos ? "" : rest.substr(path_at);
-  if (authority.find('@') != std::string_view::npos) {
-    why =
-        "user info in the URL is not accepted (credentials: --username with --password-file, "
-        "--token-file, or -H 'Authorization: ...' for http)";
-    return std::nullopt;
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    // amqp://user@host/vhost is how RabbitMQ users name a broker; the password never belongs
+    // in a URL that is printed in reports.
+    const std::string_view user = authority.substr(0, at);
+    if (url.sink != "amqp") {
+      why =
+          "user info in the URL is not accepted (credentials: --username with --password-file, "
+          "--token-file, or -H 'Authorization: ...' for http)";
+      return std::nullopt;
+    }
+    if (user.find(':') != std::string_view::npos) {
+      why = "a password in the URL is not accepted (use --password-file or $LT_PASSWORD)";
+      return std::nullopt;
+    }
+    auto decoded = percent_decode(user);
+    if (!decoded || decoded->empty()) {
+      why = "the user name in the URL is empty or badly percent-encoded";
+      return std::nullopt;
+    }
+    url.user = *decoded;
+    authority = authority.substr(at + 1);
   }
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {

@@ -25,6 +25,7 @@ enum class Counter : std::uint8_t {
   Status5xx,
   E2eReceived,    // subscribers: messages received (first copy)
   E2eDuplicates,  // subscribers: a copy seen again
+  Blocked,        // amqp: the broker blocked a connection (connection.blocked: an alarm)
   ErrRefused,     // connect: refused by the target
   ErrConnectTimeout,
   ErrUnreachable,   // connect: no route, network down, address unavailable
@@ -35,8 +36,10 @@ enum class Counter : std::uint8_t {
   ErrTimeout,       // http: no response within --timeout (the connection is closed)
   ErrTls,           // TLS handshake failed (certificate verification among the causes)
   ErrBroker,        // the broker refused: CONNACK or SUBACK code, a 5.0 reason code, DISCONNECT
-  ErrRejected,      // the broker refused one message and kept the connection (nats -ERR)
+  ErrRejected,      // the broker refused one message and kept the connection (nats -ERR,
+                    // amqp basic.nack)
   ErrNoResponders,  // nats request: nobody subscribes to the subject
+  ErrReturned,      // amqp --mandatory: the broker could not route a message (basic.return)
   kCount
 };
 
@@ -47,10 +50,11 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "connects",      "reconnects",          "disconnects",
     "status_2xx",    "status_3xx",          "status_4xx",
     "status_5xx",    "e2e_received",        "e2e_duplicates",
-    "err_refused",   "err_connect_timeout", "err_unreachable",
+    "blocked",       "err_refused",   "err_connect_timeout", "err_unreachable",
     "err_reset",     "err_closed",          "err_send",
     "err_malformed", "err_timeout",         "err_tls",
-    "err_broker",    "err_rejected",        "err_no_responders"};
+    "err_broker",    "err_rejected",        "err_no_responders",
+    "err_returned"};
 // Every counter has a name: a missing one would be an empty key in reports.
 static_assert(!kCounterNames.back().empty());
 

@@ -84,6 +84,11 @@ void print_summary(std::FILE* out, const RunResult& run) {
     fmt::print(out, "\n  nats        {} to {}  rejected {}  no responders {}",
                nats_mode_name(o.nats.mode), o.nats.subject, c[Counter::ErrRejected],
                c[Counter::ErrNoResponders]);
+  if (o.sink == "amqp")
+    fmt::print(out, "\n  amqp        to {} key {}  confirms {}  nacked {}  returned {}  blocked {}",
+               o.amqp.exchange.empty() ? "the default exchange" : "exchange " + o.amqp.exchange,
+               o.amqp.key_template(), o.amqp.confirm ? "on" : "off", c[Counter::ErrRejected],
+               c[Counter::ErrReturned], c[Counter::Blocked]);
   if (o.subscribers > 0) {
     const std::uint64_t got = c[Counter::E2eReceived], sent = c[Counter::Sent];
     fmt::print(out, "\n  end to end  received {} of {} sent ({:.3f}%)  lost {}  duplicates {}", got,
@@ -127,6 +132,7 @@ void print_summary(std::FILE* out, const RunResult& run) {
       : o.echo   ? "the echoed reply"
       : mqtt_ack ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
       : nats && o.nats.mode == NatsMode::Request ? "the reply"
+      : o.sink == "amqp" && o.amqp.confirm       ? "the broker's confirm (basic.ack)"
       : nats ? "the message being handed to the kernel; completed counts those a PONG from the "
                "server confirmed"
              : "the message being handed to the kernel";

@@ -61,7 +61,7 @@ json result_to_json(const RunResult& run) {
                        {"retain", o.mqtt.retain},
                        {"topic", o.mqtt.topic},
                        {"client_id", o.mqtt.client_id},
-                       {"persistent", o.mqtt.persistent},
+                       {"persistent", o.persistent},
                        {"keepalive_ns", o.mqtt.keepalive},
                        {"username", o.auth.username},
                        {"subscribers", o.subscribers}};
@@ -73,6 +73,21 @@ json result_to_json(const RunResult& run) {
                        {"ping_interval_ns", o.nats.ping_interval},
                        {"username", o.auth.username},
                        {"subscribers", o.subscribers}};
+  if (o.sink == "amqp")
+    options["amqp"] = {{"vhost", o.amqp.vhost},
+                       {"exchange", o.amqp.exchange},
+                       {"routing_key", o.amqp.key_template()},
+                       {"queue", o.amqp.queue},
+                       {"declare", o.amqp.declare},
+                       {"exchange_type", o.amqp.exchange_type},
+                       {"durable", o.amqp.durable},
+                       {"auto_delete", o.amqp.auto_delete},
+                       {"persistent", o.persistent},
+                       {"mandatory", o.amqp.mandatory},
+                       {"confirm", o.amqp.confirm},
+                       {"heartbeat_ns", o.amqp.heartbeat},
+                       {"username", o.auth.username},
+                       {"consumers", o.subscribers}};
   if (o.sink == "http")
     options["http"] = {{"method", o.http.method},
                        {"target", o.http.target},

@@ -146,11 +146,11 @@ class MqttSink final : public StreamClient {
     p.client_id = client_ids_[conn.index];
     // Subscribers always start clean: a kept session would replay messages of earlier runs.
     const bool sub = subscriber(conn);
-    p.clean = !o_.persistent || sub;
+    p.clean = !c_.options.persistent || sub;
     p.keepalive_s = std::uint16_t(o_.keepalive / kSecond);
     if (!c_.options.auth.username.empty()) p.username = c_.options.auth.username;
     if (!c_.options.auth.password.empty()) p.password = c_.options.auth.password;
-    if (o_.persistent && !sub && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
+    if (c_.options.persistent && !sub && version_ == mqtt::Version::V5) p.session_expiry_s = 3600;
     if (version_ == mqtt::Version::V5)
       // --inflight limits what a device sends; a subscriber takes all the broker will send.
       p.receive_maximum =

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "sinks/amqp_sink.hpp"
 #include "sinks/http_sink.hpp"
 #include "sinks/mqtt_sink.hpp"
 #include "sinks/nats_sink.hpp"
@@ -25,6 +26,10 @@ const std::array kSinks = {
              "NATS publishes confirmed by PING/PONG, request/reply, or end to end with "
              "--subscribers (TLS with tls:// URLs)",
              kWireHeaderSize, &make_nats_sink},
+    SinkInfo{"amqp",
+             "AMQP 0-9-1 (RabbitMQ) publishes confirmed by basic.ack; --consumers measure end to "
+             "end (TLS with amqps:// URLs)",
+             kWireHeaderSize, &make_amqp_sink},
 };
 }  // namespace
 
