@@ -98,10 +98,8 @@ void validate_amqp(Flags& f, Options& o) {
   if (o.echo) throw UsageError{"--echo: not used by --sink amqp (confirms or --consumers measure)"};
   // RabbitMQ's URI default: guest, whose password is guest (accepted from loopback only).
   Credentials& c = o.auth;
-  if (c.username.empty()) {
-    c.username = "guest";
-    if (c.password.empty()) c.password = "guest";
-  }
+  if (c.username.empty()) c.username = "guest";
+  if (c.username == "guest" && c.password.empty()) c.password = "guest";
 }
 
 std::string describe_amqp(const Options& o) {

@@ -195,7 +195,7 @@ TEST(OptionsErrors, MessagesStateTheAcceptedRange) {
   EXPECT_EQ(error_of({"-devices", "abc"}),
             "--devices: expected a whole number from 1 to 10000000, got \"abc\"");
   EXPECT_EQ(error_of({"--sink", "foo"}),
-            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt, nats)");
+            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt, nats, amqp)");
   EXPECT_EQ(error_of({"--port", "0"}),
             "--port: expected a whole number from 1 to 65535, got \"0\"");
   EXPECT_NE(error_of({"--payload", "16"}).find("at least 32 bytes"), std::string::npos);
@@ -323,6 +323,11 @@ TEST(OptionsDescribe, SingleLineThatParsesBack) {
            {"-url", "tls://n:4333", "-nats-mode", "e2e", "-subscribers", "2", "-subject",
             "s.{device}", "-H", "A: b c", "-ping-interval", "250ms", "-devices", "4", "-insecure"},
            {"-sink", "nats", "-nats-mode", "request", "-responders", "3", "-username", "u"},
+           {"-url", "amqps://bob@r:5999/v%2Fx", "-exchange", "ex", "-routing-key", "k.{device}",
+            "-queue", "q {device}", "-declare", "-exchange-type", "topic", "-durable",
+            "-auto-delete", "-persistent", "-mandatory", "-confirm", "off", "-heartbeat", "0",
+            "-consumers", "2", "-devices", "4", "-insecure"},
+           {"-sink", "amqp", "-rate", "max"},
            {"serve", "-port", "0", "-echo", "-q", "-json", "s.json"},
            {"serve", "-sink", "udp", "-echo", "-delay", "1ms..2500us", "-stall", "1s",
             "-stall-every", "10s", "-drop", "0.25", "-seed", "3"}}) {
@@ -359,20 +364,21 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
   EXPECT_EQ(
       error_of({"--rate", "max"}),
       "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-      "or nats with --nats-mode request");
+      "nats with --nats-mode request, or amqp with confirms");
   EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
 }
 
 TEST(OptionsHttp, ErrorsNameTheirFlag) {
   EXPECT_EQ(
       error_of({"--url", "gopher://h/"}),
-      "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls), got "
+      "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls, amqp, amqps), got "
       "\"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
   EXPECT_EQ(error_of({"--insecure"}),
             "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
   EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
-            "--ca-file and --insecure need TLS: use an https://, mqtts:// or tls:// URL, or --tls");
+            "--ca-file and --insecure need TLS: use an https://, mqtts://, tls:// or amqps:// URL, or "
+            "--tls");
   EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
             "--body: a HEAD request has no body");
   EXPECT_EQ(error_of({"--url", "http://h/", "-H", "X: a\r\nY: b"}),
