@@ -19,6 +19,16 @@
 # postinst adds that user, enables the unit and would start it (on port 4222): the policy-rc.d
 # below forbids the start. The unit stays enabled, so a systemd machine starts it at the next
 # boot; the tests never use it or its port.
+#
+# rabbitmq-server (Debian 12: 3.10.8 on Erlang/OTP 25) is the AMQP 0-9-1 broker the amqp-sink
+# tests start the same way, one private node per test module with its own name, config, data
+# and log directories and free loopback ports (tests/integration/rabbitmq.py); amqp-tools brings
+# amqp-publish/amqp-declare-queue/amqp-get, which the harness and its tests use. Its postinst
+# adds a `rabbitmq` user, enables rabbitmq-server.service and would start the system node
+# (rabbit@HOST on ports 5672 and 25672, with epmd on port 4369, which a node started as a
+# daemon leaves running after it): the policy-rc.d below forbids the start. The harness never uses that
+# service, its cookie or port 4369: it runs its own epmd on a free port (ERL_EPMD_PORT) and ends
+# it with the node.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -28,6 +38,7 @@ packages=(
   nginx openssl wrk
   mosquitto mosquitto-clients
   nats-server
+  rabbitmq-server amqp-tools
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -36,10 +47,11 @@ done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  # nginx's, mosquitto's and nats-server's postinsts would start a system nginx on port 80 and
-  # system servers on ports 1883 and 4222. Nothing here needs them, so while installing, a
-  # policy-rc.d (honoured by invoke-rc.d and deb-systemd-invoke) forbids starting services; it
-  # is removed afterwards unless the machine already had one.
+  # nginx's, mosquitto's, nats-server's and rabbitmq-server's postinsts would start a system
+  # nginx on port 80 and system servers on ports 1883, 4222 and 5672 (plus epmd on 4369).
+  # Nothing here needs them, so while installing, a policy-rc.d (honoured by invoke-rc.d and
+  # deb-systemd-invoke) forbids starting services; it is removed afterwards unless the machine
+  # already had one.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     trap '$SUDO rm -f "$policy"' EXIT

@@ -5,6 +5,18 @@
 namespace lt {
 
 namespace {
+// The URL as errors show it: a password someone put in it (which is refused) stays hidden.
+std::string shown_url(const std::string& text) {
+  const auto sep = text.find("://");
+  if (sep == std::string::npos) return text;
+  const auto end = text.find_first_of("/?#", sep + 3);
+  const auto at = text.rfind('@', end);
+  if (at == std::string::npos || at < sep) return text;
+  const auto colon = text.find(':', sep + 3);
+  if (colon == std::string::npos || colon > at) return text;
+  return text.substr(0, colon + 1) + "****" + text.substr(at);
+}
+
 bool speaks_tls(const std::string& sink) {
   return sink == "http" || sink == "mqtt" || sink == "nats" || sink == "amqp";
 }
@@ -22,11 +34,12 @@ void add_target_flags(Flags& f, CLI::App& app, Options& o) {
 
 void validate_target(Flags& f, Options& o) {
   if (f.given("--url")) {
+    const std::string shown = shown_url(f.raw("--url"));
     if (f.given("--hostname") || f.given("--port"))
       throw UsageError{"--url: give either --url or --hostname/--port, not both"};
     std::string why;
     auto url = http::parse_url(f.raw("--url"), why);
-    if (!url) throw UsageError{fmt::format("--url: {}, got \"{}\"", why, f.raw("--url"))};
+    if (!url) throw UsageError{fmt::format("--url: {}, got \"{}\"", why, shown)};
     if (f.given("--sink") && o.sink != url->sink)
       throw UsageError{fmt::format("--url: a {}:// URL is for --sink {}, not {}", url->scheme,
                                    url->sink, o.sink)};
@@ -34,19 +47,19 @@ void validate_target(Flags& f, Options& o) {
       // amqp://host/vhost: the path is the percent-encoded virtual host ("/" = the default).
       if (url->target.find('?') != std::string::npos)
         throw UsageError{fmt::format("--url: query parameters are not accepted, got \"{}\"",
-                                     f.raw("--url"))};
+                                     shown)};
       const std::string_view path = std::string_view(url->target).substr(1);
       auto vhost = http::percent_decode(path);
       if (!vhost || path.find('/') != std::string_view::npos)
         throw UsageError{fmt::format(
             "--url: the path of an amqp:// URL is one percent-encoded virtual host (/%2F for "
             "\"/\"), got \"{}\"",
-            f.raw("--url"))};
+            shown)};
       if (!vhost->empty()) o.amqp.vhost = *vhost;
       o.auth.username = url->user;
     } else if (url->sink != "http" && url->target != "/")
       throw UsageError{
-          fmt::format("--url: a {}:// URL has no path, got \"{}\"", url->scheme, f.raw("--url"))};
+          fmt::format("--url: a {}:// URL has no path, got \"{}\"", url->scheme, shown)};
     o.sink = url->sink;
     o.hostname = url->host;
     o.port = url->port;

@@ -230,3 +230,36 @@ def nats_module():
     with tempfile.TemporaryDirectory(prefix="lt-nats-") as d:
         with NatsServer(d) as server:
             yield server
+
+
+def _need_rabbitmq():
+    """Skips the test when there is no rabbitmq-server to run (scripts/install-deps.sh installs
+    it); returns the RabbitMq class otherwise."""
+    from rabbitmq import RabbitMq, find_epmd, find_rabbitmq_server
+    if not find_rabbitmq_server():
+        pytest.skip("rabbitmq-server not found in /usr/lib/rabbitmq/bin (install it with "
+                    "scripts/install-deps.sh, or set LT_RABBITMQ_SERVER)")
+    if not find_epmd():
+        pytest.skip("epmd not found (package erlang-base)")
+    return RabbitMq
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_module():
+    """One private RabbitMQ node (tests/integration/rabbitmq.py: AMQP and TLS listeners, a
+    password user besides guest) for a whole test module, in a directory of its own: it takes
+    5-8 s to start. Queues, users and vhosts carry over from test to test: use names of your
+    own, and delete_queue() or compare differences."""
+    RabbitMq = _need_rabbitmq()
+    with tempfile.TemporaryDirectory(prefix="lt-rabbitmq-") as d:
+        with RabbitMq(d, tls=True, auth="user") as broker:
+            yield broker
+
+
+@pytest.fixture
+def rabbitmq(tmp):
+    """A node of a test's own (plain AMQP, guest only), for tests that kill, restart or
+    reconfigure it; stopped after."""
+    RabbitMq = _need_rabbitmq()
+    with RabbitMq(tmp) as broker:
+        yield broker

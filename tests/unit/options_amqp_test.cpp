@@ -52,7 +52,7 @@ TEST(OptionsAmqp, ErrorsNameTheirFlag) {
             "--persistent: only with --sink mqtt or amqp");
   EXPECT_EQ(error_of({"--url", "amqp://u:pw@r/"}),
             "--url: a password in the URL is not accepted (use --password-file or $LT_PASSWORD), "
-            "got \"amqp://u:pw@r/\"");
+            "got \"amqp://u:****@r/\"");
   EXPECT_EQ(error_of({"--url", "mqtt://u@r"}).find("--url: user info in the URL is not accepted"),
             0u);
   EXPECT_EQ(error_of({"--url", "amqp://u@r/", "--username", "v"}),
