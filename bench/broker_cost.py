@@ -2,11 +2,13 @@
 """What a broker sink costs, in the tool and in the broker, against one private broker, in one run.
 
 Usage: bench/broker_cost.py BROKER [BUILD_DIR] [--duration 5s] [--repeats 3] [--json OUT]
-       BROKER: mqtt (one mosquitto) or nats (one nats-server)
+       BROKER: mqtt (one mosquitto), nats (one nats-server) or amqp (one RabbitMQ node)
 
 One broker from the tests' harness serves every run: mqtt, tests/integration/mosquitto.py
 (persistence off, no queue or in-flight limits, TCP_NODELAY, $SYS every second); nats,
-tests/integration/nats.py (no JetStream, no debug or trace, default limits). Each repetition
+tests/integration/nats.py (no JetStream, no debug or trace, default limits); amqp,
+tests/integration/rabbitmq.py (3.10 from Debian, no plugins, classic queues, its own epmd).
+Each repetition
 runs every kind of the broker once, in this order, so the kinds alternate and share whatever the
 machine is doing at the time (each: load-tester --url URL FLAGS --duration D):
   mqtt  QoS 0                 --devices 100 --msg 1000 --qos 0
@@ -20,13 +22,23 @@ machine is doing at the time (each: load-tester --url URL FLAGS --duration D):
         e2e, 1 subscriber     --devices 100 --msg 1000 --nats-mode e2e --subscribers 1
         request closed loop   --devices 100 --rate max --nats-mode request --responders 2
                               --inflight 16
+  amqp  confirms              --devices 100 --msg 100 --queue lt-bench --declare
+                              (latency to the broker's basic.ack; the queue is purged before
+                              every run, so it never grows from run to run)
+        no confirms           ... --confirm off                    (latency to the write)
+        confirms, 1 consumer  ... --queue 'lt-bench.{device}' --declare --auto-delete
+                              --consumers 1                        (end to end)
+        confirms closed loop  --devices 100 --rate max --inflight 64 --queue lt-bench
+                              --declare: the highest confirmed rate
 Per run: the achieved rate (rate.achieved), the counters (sent, completed, lost, missed, and
 e2e_received with subscribers), latency p50/p99 (histograms.latency; histograms.e2e with
 subscribers), the tool's CPU per message sent, both as the process's user + system time from
 wait4's rusage and as the tool's own run.cpu_seconds, and the broker's CPU per message sent
 (utime + stime of its process from /proc/PID/stat, which covers all its threads: nats-server is
 a multi-threaded Go program; from just before the tool starts to just after it exits). nats also
-shows what the server counted (/varz in_msgs and out_msgs, per run). The table shows the median
+shows what the server counted (/varz in_msgs and out_msgs, per run); amqp, the messages
+its queues gained over each run (rabbitmqctl list_queues: equal to sent without a consumer, 0
+with one). RabbitMQ's CPU is beam.smp's, all its scheduler threads. The table shows the median
 of the repetitions and each run's value, with the load average and the CPU time the hypervisor
 stole meanwhile; the log on stderr (and --json) also says how much CPU time other processes
 took during each run (/proc/stat's user + system time less the tool's and the broker's).
@@ -84,14 +96,15 @@ class Broker:
     closed_loop, e2e: the kind run with --rate max, and the kind with e2e columns;
     server: the server's name in the table; install: where to get it (the skip message);
     counts(server): its own message counters, or None; extra(tool, server, tmp, repeats, log,
-    build): an optional section run against the same server after the kinds, or None."""
+    build): an optional section run against the same server after the kinds, or None;
+    reset(server): called before every run, or None."""
 
     def __init__(self, name, server, helper, find, start, version, install, kinds, closed_loop,
-                 e2e, counts=None, extra=None):
+                 e2e, counts=None, extra=None, reset=None):
         self.name, self.server, self.helper_file = name, server, helper
         self._find, self._start, self._version = find, start, version
         self.install, self.kinds, self.closed_loop, self.e2e = install, kinds, closed_loop, e2e
-        self.counts, self.extra = counts, extra
+        self.counts, self.extra, self.reset = counts, extra, reset
         self._helper = None
 
     @property
@@ -124,6 +137,29 @@ def nats_server_version(binary):
 def nats_counts(server):
     varz = server.varz()
     return {"in_msgs": varz["in_msgs"], "out_msgs": varz["out_msgs"]}
+
+
+def rabbitmq_version(binary):
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "rabbitmq-server"],
+                         capture_output=True, text=True).stdout
+    return out.split("-")[0] or "?"
+
+
+def rabbitmq_start(helper, tmp):
+    """The harness's node; url() names it the way the tool takes it (guest, no password in the
+    URL: the tool refuses one there)."""
+    node = helper.RabbitMq(tmp)
+    node.url = lambda: f"amqp://127.0.0.1:{node.port}/"
+    return node
+
+
+def rabbitmq_counts(server):
+    return {"queued": sum(server.queues().values())}
+
+
+def rabbitmq_reset(server):
+    if "lt-bench" in server.queues():
+        server.purge_queue("lt-bench")
 
 
 def process_cpu(pid):
@@ -212,6 +248,8 @@ def measure(broker, tool, duration="5s", repeats=3, log=print, build=None):
         counts = (lambda: broker.counts(server)) if broker.counts else None
         for i in range(repeats):
             for kind, (title, flags) in broker.kinds.items():
+                if broker.reset:
+                    broker.reset(server)
                 try:
                     r = tool_run(tool, url, flags, duration, pid, tmp, counts)
                 except ToolFailed as e:
@@ -491,6 +529,7 @@ def natsjs_table(results):
 # ---- the brokers ------------------------------------------------------------------------------
 
 NATS_100 = ["--devices", "100"]
+AMQP_100 = ["--devices", "100", "--queue", "lt-bench", "--declare"]
 BROKERS = {
     "mqtt": Broker(
         "mqtt", "mosquitto", "mosquitto.py", lambda h: h.find_mosquitto(),
@@ -521,6 +560,19 @@ BROKERS = {
         },
         closed_loop="max", e2e="e2e", counts=nats_counts,
         extra=natsjs_side_by_side),
+    "amqp": Broker(
+        "amqp", "rabbitmq-server", "rabbitmq.py", lambda h: h.find_rabbitmq_server(),
+        rabbitmq_start, rabbitmq_version,
+        "scripts/install-deps.sh, or set LT_RABBITMQ_SERVER",
+        {
+            "confirm": ("confirms", AMQP_100 + ["--msg", "100"]),
+            "noconfirm": ("no confirms", AMQP_100 + ["--msg", "100", "--confirm", "off"]),
+            "e2e": ("confirms, 1 consumer", [
+                "--devices", "100", "--msg", "100", "--queue", "lt-bench.{device}", "--declare",
+                "--auto-delete", "--consumers", "1"]),
+            "max": ("confirms closed loop", AMQP_100 + ["--rate", "max", "--inflight", "64"]),
+        },
+        closed_loop="max", e2e="e2e", counts=rabbitmq_counts, reset=rabbitmq_reset),
 }
 
 
