@@ -189,6 +189,25 @@ def test_missing_exchange_closes_the_channel_and_is_counted(tmp, rabbitmq_module
     assert "404 NOT_FOUND - no exchange 'no-such-exchange'" in run.stderr
 
 
+def test_one_devices_channel_error_does_not_hold_up_the_others(tmp, rabbitmq_module):
+    broker = rabbitmq_module
+    # Queue iso.3 exists durable; the run declares its queues non-durable: the broker closes
+    # device 3's channel (406 PRECONDITION_FAILED) each time it tries, the others run.
+    broker.declare_queue("iso.3", durable=True)
+    run = run_tool(tmp, ["--url", url(broker), "--queue", "iso.{device}", "--declare",
+                         "--devices", "5", "--msg", "50", "--duration", "3s", "--threads", "1",
+                         "--connect-timeout", "1s"], timeout=60)
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert c["err_broker"] >= 2 and c["missed"] == 150, summary(run)
+    assert c["sent"] == c["completed"] == 4 * 150 and c["lost"] == 0, summary(run)
+    assert "406 PRECONDITION_FAILED" in run.stderr
+    queues = broker.queues()
+    assert [queues[f"iso.{d}"] for d in (0, 1, 2, 4)] == [150] * 4 and queues["iso.3"] == 0
+    for d in range(5):
+        broker.delete_queue(f"iso.{d}")
+
+
 def test_tls(tmp, rabbitmq_module):
     broker = rabbitmq_module
     run = run_tool(tmp, ["--url", url(broker, tls=True), "--ca-file", str(broker.ca_file),
