@@ -2,7 +2,8 @@
 """Writes the seed corpora in fuzz/corpus/<target>/: a few small valid inputs per target.
 
 Each decoder target's input starts with an option byte (nats/mqtt: the size limit, 20 = 1 MiB;
-http: which responses answer HEAD) and a split header (harness.hpp): a count byte, then that many
+http: which responses answer HEAD; amqp: frame-max 4096 << (byte % 9) and the frame at which a
+callback stops, byte / 9 % 8) and a split header (harness.hpp): a count byte, then that many
 piece sizes. Run it again after changing the seeds; the files are kept in the repository.
 """
 import pathlib
@@ -33,6 +34,71 @@ def hmsg(args, fields, payload, status=b""):
 def s16(text):
     return struct.pack(">H", len(text)) + text
 
+
+def frame(kind, channel, payload):
+    return struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce"
+
+
+def method(channel, class_id, method_id, args=b""):
+    return frame(1, channel, struct.pack(">HH", class_id, method_id) + args)
+
+
+def content_header(channel, size, flags=b"\x00\x00"):
+    return frame(2, channel, struct.pack(">HHQ", 60, 0, size) + flags)
+
+
+def short(text):
+    return bytes([len(text)]) + text
+
+
+def long(data):
+    return struct.pack(">I", len(data)) + data
+
+
+def table(*entries):
+    return long(b"".join(entries))
+
+
+def text_field(key, value):
+    return short(key) + b"S" + long(value)
+
+
+def flag_field(key, value):
+    return short(key) + b"t" + bytes([value])
+
+
+def table_field(key, *entries):
+    return short(key) + b"F" + table(*entries)
+
+
+SERVER_PROPERTIES = table(
+    table_field(
+        b"capabilities", flag_field(b"publisher_confirms", 1),
+        flag_field(b"exchange_exchange_bindings", 1), flag_field(b"basic.nack", 1),
+        flag_field(b"consumer_cancel_notify", 1), flag_field(b"connection.blocked", 1),
+        flag_field(b"authentication_failure_close", 1)),
+    text_field(b"cluster_name", b"rabbit@lt"), text_field(b"product", b"RabbitMQ"),
+    text_field(b"version", b"3.10.8"), text_field(b"platform", b"Erlang/OTP 25.2.3"))
+
+# What RabbitMQ sends a publisher in confirm mode and a consumer, in one stream.
+AMQP_SERVER = (
+    method(0, 10, 10, b"\x00\x09" + SERVER_PROPERTIES + long(b"AMQPLAIN PLAIN") +
+           long(b"en_US")) +
+    method(0, 10, 30, struct.pack(">HIH", 2047, 131072, 60)) +
+    method(0, 10, 41, short(b"")) +
+    method(1, 20, 11, long(b"")) +
+    method(1, 85, 11) +
+    method(1, 60, 80, struct.pack(">QB", 1, 0)) +
+    method(1, 60, 50, struct.pack(">H", 312) + short(b"NO_ROUTE") + short(b"lt") +
+           short(b"lt.dev.0")) +
+    content_header(1, 5, b"\x10\x00\x02") + frame(3, 1, b"hello") +
+    method(1, 60, 60, short(b"lt-0-0") + struct.pack(">QB", 7, 0) + short(b"amq.topic") +
+           short(b"lt.dev.1")) +
+    content_header(1, 4200) + frame(3, 1, b"\x00" * 4088) + frame(3, 1, b"\x00" * 112) +
+    frame(8, 0, b"") +
+    method(0, 10, 50, struct.pack(">H", 320) +
+           short(b"CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'") +
+           struct.pack(">HH", 0, 0)))
 
 INFO = (b'INFO {"server_id":"NDX4CQ7OSFBKXH2TPEW2ZXMPOQ3XVYL5GTVT2RPTCD2KEQ4ZBSLLDHEW",'
         b'"server_name":"n1","version":"2.9.10","proto":1,"go":"go1.19.8","host":"0.0.0.0",'
@@ -68,6 +134,17 @@ SEEDS = {
         b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n\r\n"
         b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nz"
         b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the close",
+    },
+    "amqp_reader_fuzz": {
+        "server": bytes([5 + 9 * 7]) + split(3, 9, 200) + AMQP_SERVER,
+        "small_frames": bytes([0 + 9 * 3]) + split() +
+        method(1, 85, 11) + method(1, 60, 80, struct.pack(">QB", 9, 1)) +
+        method(1, 60, 120, struct.pack(">QB", 10, 3)) + method(0, 10, 60, short(b"low on memory")) +
+        method(0, 10, 61) + method(1, 20, 20, b"\x00") +
+        method(1, 20, 40, struct.pack(">H", 404) + short(b"NOT_FOUND") +
+               struct.pack(">HH", 50, 10)),
+        "broker_header": bytes([5]) + split(2) + b"AMQP\x00\x00\x09\x01",
+        "amqp10_header": bytes([5]) + split() + b"AMQP\x03\x01\x00\x00",
     },
     "url_fuzz": {
         "http": b"http://127.0.0.1:8080/api/v1?x=1#top",

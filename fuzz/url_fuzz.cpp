@@ -16,6 +16,8 @@
 namespace {
 
 void check_url(std::string_view text) {
+  if (const auto decoded = lt::http::percent_decode(text))
+    LT_FUZZ_CHECK(decoded->size() <= text.size());
   std::string why;
   const auto url = lt::http::parse_url(text, why);
   if (!url) {
@@ -24,7 +26,10 @@ void check_url(std::string_view text) {
   }
   LT_FUZZ_CHECK(!url->host.empty() && url->port != 0);
   LT_FUZZ_CHECK(!url->target.empty() && url->target.front() == '/');
-  LT_FUZZ_CHECK(url->sink == "http" || url->sink == "mqtt" || url->sink == "nats");
+  LT_FUZZ_CHECK(url->sink == "http" || url->sink == "mqtt" || url->sink == "nats" ||
+                url->sink == "amqp");
+  // A user name only where the scheme takes one (amqp), never with a password.
+  LT_FUZZ_CHECK(url->user.empty() || url->sink == "amqp");
   // The same URL written out in full, its host bracketed when it would not read back bare.
   const bool bracket = url->host.find(':') != std::string::npos || url->host.front() == '[';
   const std::string host = bracket ? "[" + url->host + "]" : url->host;

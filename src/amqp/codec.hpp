@@ -126,8 +126,9 @@ class FrameReader {
   }
 
  private:
-  // Checks the frame header at p (kFrameHeader bytes): its payload size, or SIZE_MAX when
-  // malformed (error_ set). `first`: the stream's first bytes (a broker's protocol header).
+  // Checks the frame header at p (kFrameOverhead bytes: the header and one more, which every
+  // frame has, so that a protocol header's 8 bytes are whole): its payload size, or SIZE_MAX
+  // when malformed (error_ set). `first`: the stream's first bytes (a broker's protocol header).
   std::size_t check_header(const unsigned char* p, bool first);
   std::uint32_t max_;
   std::string partial_;

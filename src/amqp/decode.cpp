@@ -49,9 +49,13 @@ class Cursor {
 
 std::size_t FrameReader::check_header(const unsigned char* p, bool first) {
   if (first && std::string_view(reinterpret_cast<const char*>(p), 4) == "AMQP") {
+    // "AMQP" 0 0 9 1 is 0-9-1; "AMQP" 1 1 major minor is 0-8 to 0-10 ("AMQP" 1 1 0 10: 0-10);
+    // "AMQP" id 1 0 0 is 1.0 (id: 0 plain, 2 TLS, 3 SASL).
+    const std::string version = p[4] == 0 && p[5] == 0   ? fmt::format("0-{}-{}", p[6], p[7])
+                                : p[4] == 1 && p[5] == 1 ? fmt::format("{}-{}", p[6], p[7])
+                                                         : fmt::format("{}.{}", p[5], p[6]);
     error_ = fmt::format(
-        "the broker answered with its protocol header (AMQP {}-{}): it does not speak 0-9-1",
-        p[5], p[6]);
+        "the broker answered with its protocol header (AMQP {}): it does not speak 0-9-1", version);
     return SIZE_MAX;
   }
   const unsigned type = p[0];

@@ -14,13 +14,13 @@ bool FrameReader::feed(const char* data, std::size_t size, Fn&& on_frame) {
   std::size_t at = 0;
 
   if (!partial_.empty()) {
-    // Finish the frame an earlier read began: first its 7-byte header, then the rest, whose
-    // size check_header() has bounded by frame-max.
-    if (partial_.size() < kFrameHeader) {
-      const std::size_t take = std::min(kFrameHeader - partial_.size(), size);
+    // Finish the frame an earlier read began: first its 7-byte header and one more byte (see
+    // check_header()), then the rest, whose size check_header() has bounded by frame-max.
+    if (partial_.size() < kFrameOverhead) {
+      const std::size_t take = std::min(kFrameOverhead - partial_.size(), size);
       partial_.append(data, take);
       at = take;
-      if (partial_.size() < kFrameHeader) return true;
+      if (partial_.size() < kFrameOverhead) return true;
     }
     const auto* head = reinterpret_cast<const unsigned char*>(partial_.data());
     const std::size_t body = check_header(head, !started_);
@@ -35,6 +35,7 @@ bool FrameReader::feed(const char* data, std::size_t size, Fn&& on_frame) {
       error_ = "a frame without its frame-end octet";
       return false;
     }
+    head = reinterpret_cast<const unsigned char*>(partial_.data());  // the append may have moved it
     const Frame frame{static_cast<FrameType>(head[0]), std::uint16_t(head[1] << 8 | head[2]),
                       std::string_view(partial_.data() + kFrameHeader, body)};
     if (!on_frame(frame)) return true;  // the callee may have reset or destroyed us
@@ -47,7 +48,7 @@ bool FrameReader::feed(const char* data, std::size_t size, Fn&& on_frame) {
   }
 
   while (at < size) {
-    if (size - at < kFrameHeader) {
+    if (size - at < kFrameOverhead) {
       partial_.assign(data + at, size - at);
       return true;
     }
