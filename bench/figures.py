@@ -160,8 +160,11 @@ for row in rows:
 #   http_vs_wrk.py: the HTTP sink beside wrk against one nginx;
 #   broker_cost.py mqtt: the MQTT sink's cost in the tool and in one private mosquitto;
 #   broker_cost.py nats: the NATS sink's cost in the tool and in one private nats-server (and,
-#     when the npm package nats is installed, nats.js's bench beside the tool).
-for script, *args in (("http_vs_wrk.py",), ("broker_cost.py", "mqtt"), ("broker_cost.py", "nats")):
+#     when the npm package nats is installed, nats.js's bench beside the tool);
+#   broker_cost.py amqp: the AMQP sink's cost in the tool and in one private RabbitMQ node, and
+#     the highest confirmed rate (a closed loop).
+for script, *args in (("http_vs_wrk.py",), ("broker_cost.py", "mqtt"), ("broker_cost.py", "nats"),
+                      ("broker_cost.py", "amqp")):
     name = " ".join([script[:-3], *args])
     print()
     try:
