@@ -87,19 +87,6 @@ class AmqpSink final : public StreamClient {
     }
   }
 
-  std::uint32_t settled() const override {
-    // The run starts once the consumers are consuming (or gave up once): a message published
-    // before would count as lost end to end.
-    return consumers_settled_ < conns_.size() - c_.device_ids.size() ? 0
-                                                                     : StreamClient::settled();
-  }
-
-  void open(std::uint32_t local, Nanos now) override {
-    open_conn(conns_[local], now);
-    if (local == 0)
-      for (std::size_t i = c_.device_ids.size(); i < conns_.size(); ++i) open_conn(conns_[i], now);
-  }
-
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {
     StreamConn& conn = conns_[local];
     AmqpState& s = state_[local];
@@ -230,8 +217,6 @@ class AmqpSink final : public StreamClient {
       }
       c_.recorder.count(Counter::Lost, lost);
       c_.recorder.count(Counter::Missed, s.box.unwritten());
-    } else if (!conn.settled) {
-      ++consumers_settled_;  // its first attempt failed: the run need not wait for it
     }
     s.box.clear();
     s.reader.reset();
@@ -280,7 +265,6 @@ class AmqpSink final : public StreamClient {
   std::vector<std::string> heads_;
   E2eTracker e2e_;
   std::uint64_t sent_total_ = 0;
-  std::size_t consumers_settled_ = 0;
 };
 
 bool AmqpSink::on_frame(StreamConn& conn, AmqpState& s, const amqp::Frame& f, Nanos now) {
@@ -445,7 +429,6 @@ bool AmqpSink::on_channel_method(StreamConn& conn, AmqpState& s, const amqp::Met
       if (--s.setup_due == 0) {
         s.phase = Phase::Ready;
         s.last_read = s.last_write = now;
-        if (consumer(conn) && !conn.settled) ++consumers_settled_;
         mark_ready(conn, now);
       }
       return true;

@@ -69,20 +69,6 @@ class MqttSink final : public StreamClient {
                                       fmt::format("-sub{}", i - c.device_ids.size()));
   }
 
-  std::uint32_t settled() const override {
-    // The run starts once the subscribers are listening (or gave up once): a message published
-    // before would count as lost end to end.
-    return subscribers_settled_ < conns_.size() - c_.device_ids.size() ? 0
-                                                                       : StreamClient::settled();
-  }
-
-  void open(std::uint32_t local, Nanos now) override {
-    open_conn(conns_[local], now);
-    // Subscribers open with the first device, so they are listening before the start.
-    if (local == 0)
-      for (std::size_t i = c_.device_ids.size(); i < conns_.size(); ++i) open_conn(conns_[i], now);
-  }
-
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {
     StreamConn& conn = conns_[local];
     MqttState& m = state_[local];
@@ -227,8 +213,6 @@ class MqttSink final : public StreamClient {
       for (std::uint32_t i = 0; i < m.box.recorded; ++i) lost += m.box.pending[i].done ? 0 : 1;
       c_.recorder.count(Counter::Lost, lost);
       c_.recorder.count(Counter::Missed, m.box.unwritten());
-    } else if (!conn.settled) {
-      ++subscribers_settled_;  // its first attempt failed: the run need not wait for it
     }
     m.box.clear();
     m.connack = false;
@@ -272,7 +256,6 @@ class MqttSink final : public StreamClient {
   std::vector<mqtt::PublishHead> heads_;
   E2eTracker e2e_;
   std::uint64_t sent_total_ = 0;
-  std::size_t subscribers_settled_ = 0;
 };
 
 bool MqttSink::on_packet(StreamConn& conn, MqttState& m, const mqtt::Packet& p, Nanos now) {
@@ -294,7 +277,6 @@ bool MqttSink::on_packet(StreamConn& conn, MqttState& m, const mqtt::Packet& p, 
       for (std::uint8_t code : s->codes)
         if (code >= 0x80) return refuse(conn, now, "MQTT subscribe", mqtt::reason_name(code));
       if (m.subacks_due > 0 && --m.subacks_due == 0) {
-        if (!conn.settled) ++subscribers_settled_;
         mark_ready(conn, now);
       }
       return true;

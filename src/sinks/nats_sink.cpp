@@ -87,17 +87,6 @@ class NatsSink final : public StreamClient {
     }
   }
 
-  std::uint32_t settled() const override {
-    // The run starts once the subscribers and responders listen (or gave up once): a message
-    // published before would count as lost.
-    return helpers_settled_ < subscribers_ + responders_ ? 0 : StreamClient::settled();
-  }
-
-  void open(std::uint32_t local, Nanos now) override {
-    open_conn(conns_[local], now);
-    if (local == 0)
-      for (std::size_t i = c_.device_ids.size(); i < conns_.size(); ++i) open_conn(conns_[i], now);
-  }
 
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {
     StreamConn& conn = conns_[local];
@@ -266,8 +255,6 @@ class NatsSink final : public StreamClient {
         c_.recorder.count(Counter::Lost, unconfirmed - std::min(unconfirmed, s.rejected));
       }
       c_.recorder.count(Counter::Missed, s.box.unwritten());
-    } else if (!conn.settled) {
-      ++helpers_settled_;  // its first attempt failed: the run need not wait for it
     }
     s.box.clear();
     s.pings.clear();
@@ -318,7 +305,6 @@ class NatsSink final : public StreamClient {
   const Nanos ping_deadline_;
   std::size_t header_bytes_ = 0;
   std::uint64_t sent_total_ = 0;
-  std::size_t helpers_settled_ = 0;
   bool finishing_ = false;  // finish() was called: the drain waits for every confirmation
 };
 
@@ -429,7 +415,6 @@ bool NatsSink::on_pong(StreamConn& conn, NatsState& s, Nanos now) {
   const Ping p = s.pings.front();
   s.pings.pop();
   if (!conn.ready) {
-    if (role(conn) != Role::Device && !conn.settled) ++helpers_settled_;
     mark_ready(conn, now);
     return true;
   }

@@ -150,6 +150,12 @@ void StreamClient::step_handshake(StreamConn& conn, Nanos now) {
   }
 }
 
+void StreamClient::open(std::uint32_t local, Nanos now) {
+  open_conn(conns_[local], now);
+  if (local == 0)
+    for (std::size_t i = c_.device_ids.size(); i < conns_.size(); ++i) open_conn(conns_[i], now);
+}
+
 void StreamClient::mark_ready(StreamConn& conn, Nanos now) {
   conn.ready = true;
   conn.ready_at = now;
@@ -158,7 +164,7 @@ void StreamClient::mark_ready(StreamConn& conn, Nanos now) {
   const bool device = conn.index < c_.device_ids.size();
   if (!conn.settled) {
     conn.settled = true;
-    if (device) ++settled_;
+    ++(device ? settled_ : helpers_settled_);
   }
   if (device) {
     ++ready_;
@@ -355,7 +361,7 @@ void StreamClient::close(StreamConn& conn, Nanos now, Counter error) {
   ++conn.generation;
   if (!conn.settled) {
     conn.settled = true;
-    if (device) ++settled_;
+    ++(device ? settled_ : helpers_settled_);
   }
   if (stopped_) return;
   const Nanos delay = clean ? 0 : reconnect_delay(conn.attempt++, rng_);

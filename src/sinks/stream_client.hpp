@@ -55,7 +55,13 @@ class StreamClient : public Sink {
   ~StreamClient() override;
 
   std::uint32_t connected() const override { return ready_; }
-  std::uint32_t settled() const override { return settled_; }
+  // The helper connections (subscribers, responders, consumers: conns_ past the devices) open
+  // with device 0, and the run starts once each is listening or has failed once: a message
+  // published before would count as lost.
+  void open(std::uint32_t local, Nanos now) override;
+  std::uint32_t settled() const override {
+    return helpers_settled_ < conns_.size() - c_.device_ids.size() ? 0 : settled_;
+  }
   void flush(Nanos now) override;
 
   void handle(StreamConn& conn, std::uint32_t events, Nanos now);
@@ -134,6 +140,7 @@ class StreamClient : public Sink {
   std::vector<std::uint32_t> dirty_, flushing_;
   std::vector<char> rbuf_;
   std::uint32_t ready_ = 0, settled_ = 0;
+  std::uint32_t helpers_settled_ = 0;
   std::uint64_t rng_;
   Nanos sweep_every_;
   bool sweeping_ = false;

@@ -15,30 +15,16 @@
 #include <vector>
 
 #include "amqp/codec.hpp"
+#include "byte_strings.hpp"
 
 namespace lt::amqp {
 namespace {
 
 // ---- helpers ----
 
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int v : b) s.push_back(static_cast<char>(v));
-  return s;
-}
+using lt::test::bytes;
+using lt::test::hex;
 
-std::string hex(std::string_view s) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (!out.empty()) out.push_back(' ');
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
-
-#define EXPECT_AMQP_BYTES(actual, ...) EXPECT_EQ(hex(actual), hex(bytes({__VA_ARGS__})))
 
 std::string be16(std::uint16_t v) {
   return bytes({v >> 8, v & 0xff});
@@ -181,25 +167,25 @@ struct Reader {
 TEST(AmqpEncode, ProtocolHeader) {
   std::string out;
   encode_protocol_header(out);
-  EXPECT_AMQP_BYTES(out, 'A', 'M', 'Q', 'P', 0, 0, 9, 1);
+  EXPECT_BYTES(out, 'A', 'M', 'Q', 'P', 0, 0, 9, 1);
   EXPECT_EQ(out, std::string(kProtocolHeader));
 }
 
 TEST(AmqpEncode, Heartbeat) {
   std::string out = "x";  // appends
   encode_heartbeat(out);
-  EXPECT_AMQP_BYTES(out, 'x', 8, 0, 0, 0, 0, 0, 0, 0xCE);
+  EXPECT_BYTES(out, 'x', 8, 0, 0, 0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, TuneOk) {
   std::string out;
   encode_tune_ok(out, 1, 131072, 60);
   // connection.tune-ok (10.31): channel-max 1, frame-max 131072, heartbeat 60.
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
                     0, 1, 0, 2, 0, 0, 0, 60, 0xCE);
   out.clear();
   encode_tune_ok(out, 0xFFFF, 0xFFFFFFFF, 0);
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
                     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xCE);
 }
 
@@ -207,27 +193,27 @@ TEST(AmqpEncode, Open) {
   std::string out;
   encode_open(out, "/");
   // connection.open (10.40): virtual-host "/", reserved short string "", reserved bit 0.
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 8, 0, 10, 0, 40, 1, '/', 0, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 8, 0, 10, 0, 40, 1, '/', 0, 0, 0xCE);
   out.clear();
   encode_open(out, "lt");
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 9, 0, 10, 0, 40, 2, 'l', 't', 0, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 9, 0, 10, 0, 40, 2, 'l', 't', 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, ChannelOpen) {
   std::string out;
   encode_channel_open(out, 1);
   // channel.open (20.10) on channel 1: a reserved empty short string.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE);
   out.clear();
   encode_channel_open(out, 0x1234);
-  EXPECT_AMQP_BYTES(out, 1, 0x12, 0x34, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0x12, 0x34, 0, 0, 0, 5, 0, 20, 0, 10, 0, 0xCE);
 }
 
 TEST(AmqpEncode, ConfirmSelect) {
   std::string out;
   encode_confirm_select(out, 1);
   // confirm.select (85.10): nowait off.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 85, 0, 10, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 85, 0, 10, 0, 0xCE);
 }
 
 TEST(AmqpEncode, FlowOk) {
@@ -235,7 +221,7 @@ TEST(AmqpEncode, FlowOk) {
   encode_flow_ok(out, 1, true);
   encode_flow_ok(out, 1, false);
   // channel.flow-ok (20.21): active.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 1, 0xCE,  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 1, 0xCE,  //
                     1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 0, 0xCE);
 }
 
@@ -249,13 +235,13 @@ TEST(AmqpEncode, QueueDeclareBits) {
   for (const auto& c : cases) {
     std::string out;
     encode_queue_declare(out, 1, "q1", c.durable, c.auto_delete);
-    EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 50, 0, 10, 0, 0, 2, 'q', '1', c.bits,  //
+    EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 50, 0, 10, 0, 0, 2, 'q', '1', c.bits,  //
                       0, 0, 0, 0, 0xCE)
         << c.durable << c.auto_delete;
   }
   std::string out;
   encode_queue_declare(out, 1, "", false, false);  // a server-named queue
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 12, 0, 50, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 12, 0, 50, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, ExchangeDeclareBits) {
@@ -263,11 +249,11 @@ TEST(AmqpEncode, ExchangeDeclareBits) {
   // 4, internal 8, nowait 16), empty arguments table.
   std::string out;
   encode_exchange_declare(out, 1, "ex", "topic", true, true);
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 20, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 20, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
                     5, 't', 'o', 'p', 'i', 'c', 6, 0, 0, 0, 0, 0xCE);
   out.clear();
   encode_exchange_declare(out, 1, "ex", "fanout", false, false);
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
                     6, 'f', 'a', 'n', 'o', 'u', 't', 0, 0, 0, 0, 0, 0xCE);
 }
 
@@ -276,7 +262,7 @@ TEST(AmqpEncode, QueueBind) {
   encode_queue_bind(out, 1, "q1", "amq.topic", "lt.dev.0");
   // queue.bind (50.20): ticket, queue, exchange, routing key, nowait off, empty arguments.
   // Payload 4 + 2 + 3 + 10 + 9 + 1 + 4 = 33.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 33, 0, 50, 0, 20, 0, 0, 2, 'q', '1',  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 33, 0, 50, 0, 20, 0, 0, 2, 'q', '1',  //
                     9, 'a', 'm', 'q', '.', 't', 'o', 'p', 'i', 'c',              //
                     8, 'l', 't', '.', 'd', 'e', 'v', '.', '0', 0, 0, 0, 0, 0, 0xCE);
 }
@@ -285,7 +271,7 @@ TEST(AmqpEncode, Qos) {
   std::string out;
   encode_qos(out, 1, 100);
   // basic.qos (60.10): prefetch-size 0, prefetch-count 100, global off.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 11, 0, 60, 0, 10, 0, 0, 0, 0, 0, 100, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 11, 0, 60, 0, 10, 0, 0, 0, 0, 0, 100, 0, 0xCE);
 }
 
 TEST(AmqpEncode, Consume) {
@@ -293,11 +279,11 @@ TEST(AmqpEncode, Consume) {
   encode_consume(out, 1, "q1", "lt-0-0", true);
   // basic.consume (60.20): ticket, queue, consumer tag, bits (no-local 1, no-ack 2, exclusive
   // 4, nowait 8), empty arguments. Payload 4 + 2 + 3 + 7 + 1 + 4 = 21.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 60, 0, 20, 0, 0, 2, 'q', '1',  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 60, 0, 20, 0, 0, 2, 'q', '1',  //
                     6, 'l', 't', '-', '0', '-', '0', 2, 0, 0, 0, 0, 0xCE);
   out.clear();
   encode_consume(out, 1, "q1", "", false);
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 15, 0, 60, 0, 20, 0, 0, 2, 'q', '1', 0, 0,  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 15, 0, 60, 0, 20, 0, 0, 2, 'q', '1', 0, 0,  //
                     0, 0, 0, 0, 0xCE);
 }
 
@@ -305,16 +291,16 @@ TEST(AmqpEncode, CloseOnConnectionAndChannel) {
   std::string out;
   encode_close(out, 0, 200, "bye");
   // connection.close (10.50): reply code 200, reply text, failing class 0 and method 0.
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 14, 0, 10, 0, 50, 0, 200, 3, 'b', 'y', 'e',  //
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 14, 0, 10, 0, 50, 0, 200, 3, 'b', 'y', 'e',  //
                     0, 0, 0, 0, 0xCE);
   out.clear();
   encode_close(out, 1, 200, "bye");
   // channel.close (20.40) on channel 1, the same arguments.
-  EXPECT_AMQP_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 20, 0, 40, 0, 200, 3, 'b', 'y', 'e',  //
+  EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 20, 0, 40, 0, 200, 3, 'b', 'y', 'e',  //
                     0, 0, 0, 0, 0xCE);
   out.clear();
   encode_close(out, 0, 320, "");
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 11, 0, 10, 0, 50, 0x01, 0x40, 0, 0, 0, 0, 0, 0xCE);
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 11, 0, 10, 0, 50, 0x01, 0x40, 0, 0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, CloseOkOnConnectionAndChannel) {
@@ -322,7 +308,7 @@ TEST(AmqpEncode, CloseOkOnConnectionAndChannel) {
   encode_close_ok(out, 0);
   encode_close_ok(out, 1);
   // connection.close-ok (10.51), then channel.close-ok (20.41): no arguments.
-  EXPECT_AMQP_BYTES(out, 1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, 0xCE,  //
+  EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, 0xCE,  //
                     1, 0, 1, 0, 0, 0, 4, 0, 20, 0, 41, 0xCE);
 }
 
@@ -403,10 +389,10 @@ TEST(AmqpEncode, PublishHead) {
   // basic.publish (60.40): ticket, exchange, routing key, bits (mandatory 1, immediate 2). Then
   // the content header: class 60, weight 0, body size, property flags (delivery-mode 0x1000)
   // and delivery mode 2 when persistent.
-  EXPECT_AMQP_BYTES(publish_head(1, "ex", "rk", true, false, 10000), 1, 0, 1, 0, 0, 0, 13, 0, 60, 0,
+  EXPECT_BYTES(publish_head(1, "ex", "rk", true, false, 10000), 1, 0, 1, 0, 0, 0, 13, 0, 60, 0,
                     40, 0, 0, 2, 'e', 'x', 2, 'r', 'k', 1, 0xCE, 2, 0, 1, 0, 0, 0, 14, 0, 60, 0, 0,
                     0, 0, 0, 0, 0, 0, 0x27, 0x10, 0, 0, 0xCE);
-  EXPECT_AMQP_BYTES(publish_head(7, "", "lt.dev.3", false, true, 0),     //
+  EXPECT_BYTES(publish_head(7, "", "lt.dev.3", false, true, 0),     //
                     1, 0, 7, 0, 0, 0, 17, 0, 60, 0, 40, 0, 0, 0,         //
                     8, 'l', 't', '.', 'd', 'e', 'v', '.', '3', 0, 0xCE,  //
                     2, 0, 7, 0, 0, 0, 15, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 2, 0xCE);

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "mqtt/codec.hpp"
-#include "mqtt_bytes.hpp"
+#include "byte_strings.hpp"
 
 namespace lt::mqtt {
 namespace {
 
-using test::bytes;
-using test::hex;
+using lt::test::bytes;
+using lt::test::hex;
 
 TEST(MqttEncode, Connect311WithUserAndPassword) {
   ConnectParams p;

@@ -1,12 +1,13 @@
 #pragma once
-// Byte strings for the MQTT codec tests: packets written as the spec's byte lists, and compared
-// as hex so a failure shows where the bytes differ.
+// Byte strings for the protocol codec tests (MQTT, AMQP): packets and frames written as the
+// spec's byte lists, and compared as hex so a failure shows where the bytes differ.
 #include <gtest/gtest.h>
 
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
-namespace lt::mqtt::test {
+namespace lt::test {
 
 inline std::string bytes(std::initializer_list<int> b) {
   std::string s;
@@ -14,7 +15,7 @@ inline std::string bytes(std::initializer_list<int> b) {
   return s;
 }
 
-inline std::string hex(const std::string& s) {
+inline std::string hex(std::string_view s) {
   static const char* digits = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
@@ -25,7 +26,7 @@ inline std::string hex(const std::string& s) {
   return out;
 }
 
-}  // namespace lt::mqtt::test
+}  // namespace lt::test
 
 #define EXPECT_BYTES(actual, ...) \
-  EXPECT_EQ(lt::mqtt::test::hex(actual), lt::mqtt::test::hex(lt::mqtt::test::bytes({__VA_ARGS__})))
+  EXPECT_EQ(lt::test::hex(actual), lt::test::hex(lt::test::bytes({__VA_ARGS__})))
