@@ -21,6 +21,12 @@ class Cursor {
     if (short_) why = fmt::format("a {} with its arguments cut short", what);
     return !short_;
   }
+  // What a parser returns: `value`, or nullopt when a field was cut short.
+  template <typename T>
+  std::optional<T> result(T value, std::string& why, const char* what) const {
+    if (!ok(why, what)) return std::nullopt;
+    return value;
+  }
 
  private:
   unsigned char at(std::size_t i) const { return static_cast<unsigned char>(last_[i]); }
@@ -92,8 +98,7 @@ std::optional<Start> parse_start(std::string_view args, std::string& why) {
   c.long_string();  // server properties: a field table the sink has no use for
   s.mechanisms = c.long_string();
   c.long_string();  // locales
-  if (!c.ok(why, "connection.start")) return std::nullopt;
-  return s;
+  return c.result(s, why, "connection.start");
 }
 
 bool has_word(std::string_view list, std::string_view name) {
@@ -127,8 +132,7 @@ std::optional<Close> parse_close(std::string_view args, std::string& why) {
   cl.code = c.u16();
   cl.text = c.short_string();
   cl.failed_method = c.u32();
-  if (!c.ok(why, "close")) return std::nullopt;
-  return cl;
+  return c.result(cl, why, "close");
 }
 
 std::optional<Ack> parse_ack(std::string_view args, std::string& why) {
@@ -136,8 +140,7 @@ std::optional<Ack> parse_ack(std::string_view args, std::string& why) {
   Ack a;
   a.tag = c.u64();
   a.multiple = (c.u8() & 1) != 0;
-  if (!c.ok(why, "basic.ack")) return std::nullopt;
-  return a;
+  return c.result(a, why, "basic.ack");
 }
 
 std::optional<Return> parse_return(std::string_view args, std::string& why) {
@@ -147,8 +150,7 @@ std::optional<Return> parse_return(std::string_view args, std::string& why) {
   r.text = c.short_string();
   r.exchange = c.short_string();
   r.routing_key = c.short_string();
-  if (!c.ok(why, "basic.return")) return std::nullopt;
-  return r;
+  return c.result(r, why, "basic.return");
 }
 
 std::optional<Deliver> parse_deliver(std::string_view args, std::string& why) {
@@ -159,22 +161,19 @@ std::optional<Deliver> parse_deliver(std::string_view args, std::string& why) {
   d.redelivered = (c.u8() & 1) != 0;
   d.exchange = c.short_string();
   d.routing_key = c.short_string();
-  if (!c.ok(why, "basic.deliver")) return std::nullopt;
-  return d;
+  return c.result(d, why, "basic.deliver");
 }
 
 std::optional<std::string_view> parse_blocked(std::string_view args, std::string& why) {
   Cursor c(args);
   const std::string_view reason = c.short_string();
-  if (!c.ok(why, "connection.blocked")) return std::nullopt;
-  return reason;
+  return c.result(reason, why, "connection.blocked");
 }
 
 std::optional<bool> parse_flow(std::string_view args, std::string& why) {
   Cursor c(args);
   const bool active = (c.u8() & 1) != 0;
-  if (!c.ok(why, "channel.flow")) return std::nullopt;
-  return active;
+  return c.result(active, why, "channel.flow");
 }
 
 std::optional<ContentHeader> parse_content_header(std::string_view payload, std::string& why) {
@@ -184,8 +183,7 @@ std::optional<ContentHeader> parse_content_header(std::string_view payload, std:
   c.u16();  // weight
   h.body_size = c.u64();
   c.u16();  // property flags; the properties themselves are not needed
-  if (!c.ok(why, "content header")) return std::nullopt;
-  return h;
+  return c.result(h, why, "content header");
 }
 
 }  // namespace lt::amqp

@@ -6,7 +6,9 @@ namespace lt::amqp {
 
 namespace {
 
-void put8(std::string& out, std::uint8_t v) { out.push_back(char(v)); }
+void put8(std::string& out, std::uint8_t v) {
+  out.push_back(char(v));
+}
 void put16(std::string& out, std::uint16_t v) {
   out.push_back(char(v >> 8));
   out.push_back(char(v & 0xff));
@@ -73,7 +75,9 @@ struct Table {
   void end() { patch32(out, size_at, std::uint32_t(out.size() - size_at - 4)); }
 };
 
-void empty_table(std::string& out) { put32(out, 0); }
+void empty_table(std::string& out) {
+  put32(out, 0);
+}
 
 }  // namespace
 
@@ -125,7 +129,9 @@ std::string method_name(std::uint32_t id) {
   return "method " + std::to_string(id >> 16) + "." + std::to_string(id & 0xffff);
 }
 
-void encode_protocol_header(std::string& out) { out.append(kProtocolHeader); }
+void encode_protocol_header(std::string& out) {
+  out.append(kProtocolHeader);
+}
 
 void encode_start_ok(std::string& out, std::string_view user, std::string_view password) {
   const std::size_t at = begin_method(out, 0, method::kStartOk);

@@ -56,9 +56,9 @@ void add_amqp_flags(Flags& f, CLI::App& app, Options& o) {
 }
 
 void validate_amqp(Flags& f, Options& o) {
-  for (const char* name : {"--vhost", "--exchange", "--routing-key", "--queue", "--declare",
-                           "--exchange-type", "--durable", "--auto-delete", "--mandatory",
-                           "--confirm", "--heartbeat"})
+  for (const char* name :
+       {"--vhost", "--exchange", "--routing-key", "--queue", "--declare", "--exchange-type",
+        "--durable", "--auto-delete", "--mandatory", "--confirm", "--heartbeat"})
     need_amqp(f, o, name);
   if (o.sink != "amqp") return;
   AmqpOptions& a = o.amqp;
@@ -105,11 +105,10 @@ void validate_amqp(Flags& f, Options& o) {
 std::string describe_amqp(const Options& o) {
   if (o.sink != "amqp") return "";
   const AmqpOptions& a = o.amqp;
-  std::string s = fmt::format(" {} {} {} {} --confirm={} --heartbeat={}",
-                              shell_word("--vhost=" + a.vhost), shell_word("--exchange=" + a.exchange),
-                              shell_word("--routing-key=" + a.key_template()),
-                              shell_word("--queue=" + a.queue), a.confirm ? "on" : "off",
-                              format_exact(a.heartbeat));
+  std::string s = fmt::format(
+      " {} {} {} {} --confirm={} --heartbeat={}", shell_word("--vhost=" + a.vhost),
+      shell_word("--exchange=" + a.exchange), shell_word("--routing-key=" + a.key_template()),
+      shell_word("--queue=" + a.queue), a.confirm ? "on" : "off", format_exact(a.heartbeat));
   if (a.declare)
     s += fmt::format(" --declare --exchange-type={}{}{}", a.exchange_type,
                      a.durable ? " --durable" : "", a.auto_delete ? " --auto-delete" : "");

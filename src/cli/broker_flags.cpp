@@ -24,7 +24,8 @@ std::string read_secret(Flags& f, const char* name, std::string& path) {
 }  // namespace
 
 void add_broker_flags(Flags& f, CLI::App& app, Options& o) {
-  f.value("--username", "NAME", "mqtt, nats, amqp: user name (amqp: also amqp://NAME@host) [amqp: guest]");
+  f.value("--username", "NAME",
+          "mqtt, nats, amqp: user name (amqp: also amqp://NAME@host) [amqp: guest]");
   f.value("--password-file", "FILE",
           "mqtt, nats, amqp: password read from a file (or set $LT_PASSWORD) [amqp guest: guest]");
   f.value("--token-file", "FILE", "nats: authentication token read from a file (or $LT_TOKEN)");

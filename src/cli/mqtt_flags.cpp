@@ -41,8 +41,8 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
 }
 
 void validate_mqtt(Flags& f, Options& o) {
-  for (const char* name : {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive",
-                           "--retain"})
+  for (const char* name :
+       {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive", "--retain"})
     need_mqtt(f, o, name);
   if (o.sink != "mqtt") return;
   MqttOptions& m = o.mqtt;

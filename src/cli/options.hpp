@@ -76,16 +76,16 @@ struct NatsOptions {
 // The AMQP 0-9-1 sink (--sink amqp, RabbitMQ).
 struct AmqpOptions {
   std::string vhost = "/";
-  std::string exchange;                   // "" = the default exchange (routes by queue name)
-  std::string exchange_type = "direct";   // for --declare
-  std::string routing_key;                // template; empty = the --queue template
-  std::string queue = "load-tester";      // template: declared and bound (--declare), consumed
-  bool declare = false;                   // declare exchange, queues and bindings first
-  bool durable = false;                   // --declare: durable exchange and queues
-  bool auto_delete = false;               // --declare: auto-delete exchange and queues
-  bool mandatory = false;                 // unroutable messages come back (basic.return)
-  bool confirm = true;                    // publisher confirms: latency until basic.ack
-  Nanos heartbeat = 60 * kSecond;         // proposed; the broker's lower value wins; 0 = off
+  std::string exchange;                  // "" = the default exchange (routes by queue name)
+  std::string exchange_type = "direct";  // for --declare
+  std::string routing_key;               // template; empty = the --queue template
+  std::string queue = "load-tester";     // template: declared and bound (--declare), consumed
+  bool declare = false;                  // declare exchange, queues and bindings first
+  bool durable = false;                  // --declare: durable exchange and queues
+  bool auto_delete = false;              // --declare: auto-delete exchange and queues
+  bool mandatory = false;                // unroutable messages come back (basic.return)
+  bool confirm = true;                   // publisher confirms: latency until basic.ack
+  Nanos heartbeat = 60 * kSecond;        // proposed; the broker's lower value wins; 0 = off
   const std::string& key_template() const { return routing_key.empty() ? queue : routing_key; }
 };
 

@@ -46,8 +46,8 @@ void validate_target(Flags& f, Options& o) {
     if (url->sink == "amqp") {
       // amqp://host/vhost: the path is the percent-encoded virtual host ("/" = the default).
       if (url->target.find('?') != std::string::npos)
-        throw UsageError{fmt::format("--url: query parameters are not accepted, got \"{}\"",
-                                     shown)};
+        throw UsageError{
+            fmt::format("--url: query parameters are not accepted, got \"{}\"", shown)};
       const std::string_view path = std::string_view(url->target).substr(1);
       auto vhost = http::percent_decode(path);
       if (!vhost || path.find('/') != std::string_view::npos)

@@ -146,19 +146,19 @@ void print_plan(std::FILE* out, const Options& o) {
   }
   if (o.sink == "amqp") {
     const AmqpOptions& a = o.amqp;
-    fmt::print(out, "  amqp         vhost {} as {}, to {} with key {}{}{}, confirms {}",
-               a.vhost, o.auth.username,
-               a.exchange.empty() ? "the default exchange" : "exchange " + a.exchange,
-               a.key_template(), o.persistent ? ", persistent" : "",
-               a.mandatory ? ", mandatory" : "",
-               a.confirm ? fmt::format("on ({} in flight per device)", o.inflight) : "off");
+    fmt::print(
+        out, "  amqp         vhost {} as {}, to {} with key {}{}{}, confirms {}", a.vhost,
+        o.auth.username, a.exchange.empty() ? "the default exchange" : "exchange " + a.exchange,
+        a.key_template(), o.persistent ? ", persistent" : "", a.mandatory ? ", mandatory" : "",
+        a.confirm ? fmt::format("on ({} in flight per device)", o.inflight) : "off");
     if (a.declare)
       fmt::print(out, "\n               declares{} queue {}{}{}",
                  a.exchange.empty() || a.exchange.rfind("amq.", 0) == 0
                      ? ""
                      : fmt::format(" {} exchange {},", a.exchange_type, a.exchange),
                  a.queue, a.durable ? ", durable" : "", a.auto_delete ? ", auto-delete" : "");
-    if (o.subscribers) fmt::print(out, "\n               {} consumer(s) of {}", o.subscribers, a.queue);
+    if (o.subscribers)
+      fmt::print(out, "\n               {} consumer(s) of {}", o.subscribers, a.queue);
     fmt::print(out, "\n");
   }
   if (o.closed_loop) {

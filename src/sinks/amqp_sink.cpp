@@ -100,9 +100,7 @@ class AmqpSink final : public StreamClient {
     const std::uint64_t base = conn.written - conn.out_at;  // stream offset of out[0]
     conn.out.append(heads_[local]);
     const std::size_t body = amqp::append_body(conn.out, kChannel, payload_, s.frame_max);
-    write_wire_header(
-        reinterpret_cast<unsigned char*>(conn.out.data() + body),
-        WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
+    write_body_header(conn.out, body, payload_, c_.device_ids[local], seq, intended);
     s.box.pending.push({intended, -1, conn.stream_end(), base + body, seq,
                         o_.confirm ? s.next_tag++ : 0, false, false});
     mark_dirty(conn);
@@ -110,18 +108,13 @@ class AmqpSink final : public StreamClient {
   }
 
   bool busy() const override {
-    for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
-      if (conns_[i].ready && !state_[i].box.pending.empty()) return true;
-    return conns_.size() > c_.device_ids.size() && sent_total_ > e2e_.received_total();
+    // End to end: wait (up to the drain bound) for the consumers to see every sent message.
+    return devices_pending(state_) || (has_helpers() && sent_total_ > e2e_.received_total());
   }
 
   void stop(Nanos now) override {
-    for (auto& conn : conns_) {
-      if (!conn.ready) continue;
-      amqp::encode_close(conn.out, 0, 200, "load-tester done");
-      write_out(conn, now);
-    }
-    stop_all(now);
+    stop_all_saying(now,
+                    [](std::string& out) { amqp::encode_close(out, 0, 200, "load-tester done"); });
   }
 
  private:
@@ -159,11 +152,7 @@ class AmqpSink final : public StreamClient {
     // Without confirms a message is complete once the kernel has it, like any fire-and-forget
     // message.
     if (!o_.confirm) {
-      while (s.box.recorded > 0) {
-        const Publish& p = s.box.pending.front();
-        c_.recorder.completed(p.intended, p.sent, done);
-        s.box.pop();
-      }
+      s.box.pop_written([&](const Publish& p) { c_.recorder.completed(p.intended, p.sent, done); });
     }
     tell_ready(conn, s.box.owe_ready, began);
   }
@@ -196,8 +185,7 @@ class AmqpSink final : public StreamClient {
   void declare(std::string& out, AmqpState& s, const std::string& queue, const std::string* key);
   // The broker closed the connection or the channel: close-ok first (the broker waits for it),
   // then the reason printed once and a reconnect with backoff.
-  bool closed_by_broker(StreamConn& conn, const amqp::Method& m, std::uint16_t channel,
-                        Nanos now);
+  bool closed_by_broker(StreamConn& conn, const amqp::Method& m, std::uint16_t channel, Nanos now);
   bool malformed(StreamConn& conn, Nanos now, std::string_view why) {
     return StreamClient::malformed(conn, now, "AMQP", why);
   }
@@ -285,7 +273,8 @@ bool AmqpSink::on_frame(StreamConn& conn, AmqpState& s, const amqp::Frame& f, Na
     return malformed(conn, now, amqp::method_name(m->id) + " inside a message's content");
   if (f.channel == 0) return on_connection_method(conn, s, *m, now);
   if (f.channel != kChannel || s.phase < Phase::Setup)
-    return malformed(conn, now, fmt::format("{} on channel {}", amqp::method_name(m->id), f.channel));
+    return malformed(conn, now,
+                     fmt::format("{} on channel {}", amqp::method_name(m->id), f.channel));
   return on_channel_method(conn, s, *m, now);
 }
 
@@ -302,13 +291,13 @@ bool AmqpSink::on_connection_method(StreamConn& conn, AmqpState& s, const amqp::
       const auto start = amqp::parse_start(m.args, why);
       if (!start) return malformed(conn, now, why);
       if (start->major != 0 || start->minor != 9)
-        return refuse(conn, now, "AMQP connect",
-                      fmt::format("the broker speaks AMQP {}-{}, not 0-9-1", start->major,
-                                  start->minor));
+        return refuse(
+            conn, now, "AMQP connect",
+            fmt::format("the broker speaks AMQP {}-{}, not 0-9-1", start->major, start->minor));
       if (!amqp::has_word(start->mechanisms, "PLAIN"))
-        return refuse(conn, now, "AMQP login",
-                      fmt::format("the broker does not offer PLAIN (it offers \"{}\")",
-                                  start->mechanisms));
+        return refuse(
+            conn, now, "AMQP login",
+            fmt::format("the broker does not offer PLAIN (it offers \"{}\")", start->mechanisms));
       amqp::encode_start_ok(conn.out, c_.options.auth.username, c_.options.auth.password);
       s.phase = Phase::Tuning;
       return true;
@@ -354,8 +343,9 @@ bool AmqpSink::on_tune(StreamConn& conn, AmqpState& s, std::string_view args, Na
   s.frame_max = tune->frame_max == 0 ? kFrameMax : std::min(tune->frame_max, kFrameMax);
   // Either side may turn heartbeats off; otherwise the lower interval wins.
   const auto ours = std::uint16_t(o_.heartbeat / kSecond);
-  const std::uint16_t hb =
-      ours == 0 ? 0 : tune->heartbeat_s == 0 ? ours : std::min(ours, tune->heartbeat_s);
+  const std::uint16_t hb = ours == 0                ? 0
+                           : tune->heartbeat_s == 0 ? ours
+                                                    : std::min(ours, tune->heartbeat_s);
   s.heartbeat = Nanos(hb) * kSecond;
   s.reader.set_frame_max(s.frame_max);
   amqp::encode_tune_ok(conn.out, 1, s.frame_max, hb);
@@ -413,8 +403,7 @@ void AmqpSink::set_up_channel(StreamConn& conn, AmqpState& s) {
   }
 }
 
-bool AmqpSink::on_channel_method(StreamConn& conn, AmqpState& s, const amqp::Method& m,
-                                 Nanos now) {
+bool AmqpSink::on_channel_method(StreamConn& conn, AmqpState& s, const amqp::Method& m, Nanos now) {
   namespace method = amqp::method;
   std::string why;
   switch (m.id) {
@@ -483,8 +472,7 @@ bool AmqpSink::closed_by_broker(StreamConn& conn, const amqp::Method& m, std::ui
   return refuse(conn, now, channel == 0 ? "AMQP connection" : "AMQP channel", reason);
 }
 
-bool AmqpSink::on_ack(StreamConn& conn, AmqpState& s, std::string_view args, bool nack,
-                      Nanos now) {
+bool AmqpSink::on_ack(StreamConn& conn, AmqpState& s, std::string_view args, bool nack, Nanos now) {
   std::string why;
   const auto a = amqp::parse_ack(args, why);
   if (!a) return malformed(conn, now, why);

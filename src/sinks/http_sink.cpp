@@ -56,11 +56,7 @@ class HttpSink final : public StreamClient {
     return Offer::Taken;
   }
 
-  bool busy() const override {
-    for (std::size_t i = 0; i < conns_.size(); ++i)
-      if (conns_[i].ready && !http_[i].box.pending.empty()) return true;
-    return false;
-  }
+  bool busy() const override { return devices_pending(http_); }
 
   void stop(Nanos now) override { stop_all(now); }
 

@@ -90,28 +90,19 @@ class MqttSink final : public StreamClient {
     }
     const std::size_t body = conn.out.size();
     conn.out.resize(body + payload_);
-    write_wire_header(
-        reinterpret_cast<unsigned char*>(conn.out.data() + body),
-        WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
+    write_body_header(conn.out, body, payload_, c_.device_ids[local], seq, intended);
     m.box.pending.push({intended, -1, conn.stream_end(), id, false, false});
     mark_dirty(conn);
     return Offer::Taken;
   }
 
   bool busy() const override {
-    for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
-      if (conns_[i].ready && !state_[i].box.pending.empty()) return true;
     // End to end: wait (up to the drain bound) for the subscribers to see every sent message.
-    return conns_.size() > c_.device_ids.size() && sent_total_ > e2e_.received_total();
+    return devices_pending(state_) || (has_helpers() && sent_total_ > e2e_.received_total());
   }
 
   void stop(Nanos now) override {
-    for (auto& conn : conns_) {
-      if (!conn.ready) continue;
-      mqtt::encode_disconnect(conn.out, version_);
-      write_out(conn, now);
-    }
-    stop_all(now);
+    stop_all_saying(now, [this](std::string& out) { mqtt::encode_disconnect(out, version_); });
   }
 
  private:
@@ -166,11 +157,7 @@ class MqttSink final : public StreamClient {
     });
     // QoS 0 is complete once the kernel has it, like any fire-and-forget message.
     if (o_.qos == 0) {
-      while (m.box.recorded > 0) {
-        const Publish& p = m.box.pending.front();
-        c_.recorder.completed(p.intended, p.sent, done);
-        m.box.pop();
-      }
+      m.box.pop_written([&](const Publish& p) { c_.recorder.completed(p.intended, p.sent, done); });
     }
     tell_ready(conn, m.box.owe_ready, began);  // room in the buffer again
   }

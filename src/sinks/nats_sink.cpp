@@ -87,7 +87,6 @@ class NatsSink final : public StreamClient {
     }
   }
 
-
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {
     StreamConn& conn = conns_[local];
     NatsState& s = state_[local];
@@ -106,9 +105,7 @@ class NatsSink final : public StreamClient {
     }
     const std::size_t body = conn.out.size();
     conn.out.resize(body + payload_);
-    write_wire_header(
-        reinterpret_cast<unsigned char*>(conn.out.data() + body),
-        WireHeader{std::uint32_t(payload_), std::uint32_t(c_.device_ids[local]), seq, intended, 0});
+    write_body_header(conn.out, body, payload_, c_.device_ids[local], seq, intended);
     conn.out.append("\r\n");
     s.box.pending.push({intended, -1, conn.stream_end(), seq, false});
     ++s.appended;
@@ -191,11 +188,7 @@ class NatsSink final : public StreamClient {
     });
     // A publish is measured once the kernel has it and counted complete at its PONG.
     if (o_.mode != NatsMode::Request) {
-      while (s.box.recorded > 0) {
-        const Pending& p = s.box.pending.front();
-        c_.recorder.measured(p.intended, p.sent, done);
-        s.box.pop();
-      }
+      s.box.pop_written([&](const Pending& p) { c_.recorder.measured(p.intended, p.sent, done); });
     }
     tell_ready(conn, s.box.owe_ready, began);  // room in the buffer again
   }

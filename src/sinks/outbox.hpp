@@ -34,6 +34,15 @@ struct Outbox {
     for (; recorded < pending.size() && pending[recorded].end <= written; ++recorded)
       fn(pending[recorded]);
   }
+  // Every wholly written entry leaves, fn(entry) first: a fire-and-forget message is complete
+  // once the kernel has it.
+  template <typename Fn>
+  void pop_written(Fn&& fn) {
+    while (recorded > 0) {
+      fn(pending.front());
+      pop();
+    }
+  }
   // The front entry leaves.
   void pop() {
     pending.pop();

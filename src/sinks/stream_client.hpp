@@ -87,6 +87,15 @@ class StreamClient : public Sink {
   // Each sweep, for every ready connection: reply deadlines, keep-alives.
   virtual void on_sweep(StreamConn&, Nanos) {}
 
+  // True while a ready device's outbox (states[i].box) still holds messages.
+  template <typename State>
+  bool devices_pending(const std::vector<State>& states) const {
+    for (std::size_t i = 0; i < c_.device_ids.size(); ++i)
+      if (conns_[i].ready && !states[i].box.pending.empty()) return true;
+    return false;
+  }
+  bool has_helpers() const { return conns_.size() > c_.device_ids.size(); }
+
   void open_conn(StreamConn& conn, Nanos now);
   // Begins the TLS handshake on an open plain connection (tls_first() false); reads stop until
   // it is done.
@@ -112,6 +121,17 @@ class StreamClient : public Sink {
   // (reconnect at once). Nothing reconnects once stopping.
   void close(StreamConn& conn, Nanos now, Counter error);
   void stop_all(Nanos now);
+  // stop_all() after farewell(conn.out) is written to each ready connection (MQTT DISCONNECT,
+  // AMQP connection.close), so the broker sees a client leave rather than a connection drop.
+  template <typename Fn>
+  void stop_all_saying(Nanos now, Fn&& farewell) {
+    for (auto& conn : conns_) {
+      if (!conn.ready) continue;
+      farewell(conn.out);
+      write_out(conn, now);
+    }
+    stop_all(now);
+  }
   bool stopping() const { return stopped_; }
   // Prints the first TLS (or protocol) failure of the process once, as it happens: the reason
   // is what a user needs to fix a run that every device would otherwise only count.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "core/time.hpp"
 
@@ -59,6 +60,14 @@ inline std::optional<WireHeader> read_wire_header(const unsigned char* p) {
                get<Nanos>(p + 16), get<Nanos>(p + 24)};
   if (h.length < kWireHeaderSize || h.length > kMaxWireMessage) return std::nullopt;
   return h;
+}
+
+// A broker message's body at out[at]: its payload size, device, sequence and intended send time
+// (the actual send time is stamped when its write begins).
+inline void write_body_header(std::string& out, std::size_t at, std::uint64_t payload,
+                              std::uint64_t device, std::uint64_t seq, Nanos intended) {
+  write_wire_header(reinterpret_cast<unsigned char*>(out.data() + at),
+                    WireHeader{std::uint32_t(payload), std::uint32_t(device), seq, intended, 0});
 }
 
 // Reads only the frame length, for splitting a stream without decoding the rest.

@@ -25,7 +25,6 @@ namespace {
 using lt::test::bytes;
 using lt::test::hex;
 
-
 std::string be16(std::uint16_t v) {
   return bytes({v >> 8, v & 0xff});
 }
@@ -182,11 +181,11 @@ TEST(AmqpEncode, TuneOk) {
   encode_tune_ok(out, 1, 131072, 60);
   // connection.tune-ok (10.31): channel-max 1, frame-max 131072, heartbeat 60.
   EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
-                    0, 1, 0, 2, 0, 0, 0, 60, 0xCE);
+               0, 1, 0, 2, 0, 0, 0, 60, 0xCE);
   out.clear();
   encode_tune_ok(out, 0xFFFF, 0xFFFFFFFF, 0);
   EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 12, 0, 10, 0, 31,  //
-                    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xCE);
+               0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, Open) {
@@ -222,7 +221,7 @@ TEST(AmqpEncode, FlowOk) {
   encode_flow_ok(out, 1, false);
   // channel.flow-ok (20.21): active.
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 1, 0xCE,  //
-                    1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 0, 0xCE);
+               1, 0, 1, 0, 0, 0, 5, 0, 20, 0, 21, 0, 0xCE);
 }
 
 TEST(AmqpEncode, QueueDeclareBits) {
@@ -236,7 +235,7 @@ TEST(AmqpEncode, QueueDeclareBits) {
     std::string out;
     encode_queue_declare(out, 1, "q1", c.durable, c.auto_delete);
     EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 50, 0, 10, 0, 0, 2, 'q', '1', c.bits,  //
-                      0, 0, 0, 0, 0xCE)
+                 0, 0, 0, 0, 0xCE)
         << c.durable << c.auto_delete;
   }
   std::string out;
@@ -250,11 +249,11 @@ TEST(AmqpEncode, ExchangeDeclareBits) {
   std::string out;
   encode_exchange_declare(out, 1, "ex", "topic", true, true);
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 20, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
-                    5, 't', 'o', 'p', 'i', 'c', 6, 0, 0, 0, 0, 0xCE);
+               5, 't', 'o', 'p', 'i', 'c', 6, 0, 0, 0, 0, 0xCE);
   out.clear();
   encode_exchange_declare(out, 1, "ex", "fanout", false, false);
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 40, 0, 10, 0, 0, 2, 'e', 'x',  //
-                    6, 'f', 'a', 'n', 'o', 'u', 't', 0, 0, 0, 0, 0, 0xCE);
+               6, 'f', 'a', 'n', 'o', 'u', 't', 0, 0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, QueueBind) {
@@ -263,8 +262,8 @@ TEST(AmqpEncode, QueueBind) {
   // queue.bind (50.20): ticket, queue, exchange, routing key, nowait off, empty arguments.
   // Payload 4 + 2 + 3 + 10 + 9 + 1 + 4 = 33.
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 33, 0, 50, 0, 20, 0, 0, 2, 'q', '1',  //
-                    9, 'a', 'm', 'q', '.', 't', 'o', 'p', 'i', 'c',              //
-                    8, 'l', 't', '.', 'd', 'e', 'v', '.', '0', 0, 0, 0, 0, 0, 0xCE);
+               9, 'a', 'm', 'q', '.', 't', 'o', 'p', 'i', 'c',              //
+               8, 'l', 't', '.', 'd', 'e', 'v', '.', '0', 0, 0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, Qos) {
@@ -280,11 +279,11 @@ TEST(AmqpEncode, Consume) {
   // basic.consume (60.20): ticket, queue, consumer tag, bits (no-local 1, no-ack 2, exclusive
   // 4, nowait 8), empty arguments. Payload 4 + 2 + 3 + 7 + 1 + 4 = 21.
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 21, 0, 60, 0, 20, 0, 0, 2, 'q', '1',  //
-                    6, 'l', 't', '-', '0', '-', '0', 2, 0, 0, 0, 0, 0xCE);
+               6, 'l', 't', '-', '0', '-', '0', 2, 0, 0, 0, 0, 0xCE);
   out.clear();
   encode_consume(out, 1, "q1", "", false);
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 15, 0, 60, 0, 20, 0, 0, 2, 'q', '1', 0, 0,  //
-                    0, 0, 0, 0, 0xCE);
+               0, 0, 0, 0, 0xCE);
 }
 
 TEST(AmqpEncode, CloseOnConnectionAndChannel) {
@@ -292,12 +291,12 @@ TEST(AmqpEncode, CloseOnConnectionAndChannel) {
   encode_close(out, 0, 200, "bye");
   // connection.close (10.50): reply code 200, reply text, failing class 0 and method 0.
   EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 14, 0, 10, 0, 50, 0, 200, 3, 'b', 'y', 'e',  //
-                    0, 0, 0, 0, 0xCE);
+               0, 0, 0, 0, 0xCE);
   out.clear();
   encode_close(out, 1, 200, "bye");
   // channel.close (20.40) on channel 1, the same arguments.
   EXPECT_BYTES(out, 1, 0, 1, 0, 0, 0, 14, 0, 20, 0, 40, 0, 200, 3, 'b', 'y', 'e',  //
-                    0, 0, 0, 0, 0xCE);
+               0, 0, 0, 0, 0xCE);
   out.clear();
   encode_close(out, 0, 320, "");
   EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 11, 0, 10, 0, 50, 0x01, 0x40, 0, 0, 0, 0, 0, 0xCE);
@@ -309,7 +308,7 @@ TEST(AmqpEncode, CloseOkOnConnectionAndChannel) {
   encode_close_ok(out, 1);
   // connection.close-ok (10.51), then channel.close-ok (20.41): no arguments.
   EXPECT_BYTES(out, 1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, 0xCE,  //
-                    1, 0, 1, 0, 0, 0, 4, 0, 20, 0, 41, 0xCE);
+               1, 0, 1, 0, 0, 0, 4, 0, 20, 0, 41, 0xCE);
 }
 
 TEST(AmqpEncode, StartOk) {
@@ -389,13 +388,13 @@ TEST(AmqpEncode, PublishHead) {
   // basic.publish (60.40): ticket, exchange, routing key, bits (mandatory 1, immediate 2). Then
   // the content header: class 60, weight 0, body size, property flags (delivery-mode 0x1000)
   // and delivery mode 2 when persistent.
-  EXPECT_BYTES(publish_head(1, "ex", "rk", true, false, 10000), 1, 0, 1, 0, 0, 0, 13, 0, 60, 0,
-                    40, 0, 0, 2, 'e', 'x', 2, 'r', 'k', 1, 0xCE, 2, 0, 1, 0, 0, 0, 14, 0, 60, 0, 0,
-                    0, 0, 0, 0, 0, 0, 0x27, 0x10, 0, 0, 0xCE);
+  EXPECT_BYTES(publish_head(1, "ex", "rk", true, false, 10000), 1, 0, 1, 0, 0, 0, 13, 0, 60, 0, 40,
+               0, 0, 2, 'e', 'x', 2, 'r', 'k', 1, 0xCE, 2, 0, 1, 0, 0, 0, 14, 0, 60, 0, 0, 0, 0, 0,
+               0, 0, 0, 0x27, 0x10, 0, 0, 0xCE);
   EXPECT_BYTES(publish_head(7, "", "lt.dev.3", false, true, 0),     //
-                    1, 0, 7, 0, 0, 0, 17, 0, 60, 0, 40, 0, 0, 0,         //
-                    8, 'l', 't', '.', 'd', 'e', 'v', '.', '3', 0, 0xCE,  //
-                    2, 0, 7, 0, 0, 0, 15, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 2, 0xCE);
+               1, 0, 7, 0, 0, 0, 17, 0, 60, 0, 40, 0, 0, 0,         //
+               8, 'l', 't', '.', 'd', 'e', 'v', '.', '3', 0, 0xCE,  //
+               2, 0, 7, 0, 0, 0, 15, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 2, 0xCE);
   // A body size over 32 bits.
   const std::string head = publish_head(1, "e", "k", false, false, 0x0102030405060708ull);
   const std::vector<Seen> seen = read_all(head);

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "mqtt/codec.hpp"
 #include "byte_strings.hpp"
+#include "mqtt/codec.hpp"
 
 namespace lt::mqtt {
 namespace {

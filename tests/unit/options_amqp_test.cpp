@@ -57,8 +57,9 @@ TEST(OptionsAmqp, ErrorsNameTheirFlag) {
             0u);
   EXPECT_EQ(error_of({"--url", "amqp://u@r/", "--username", "v"}),
             "--username: the URL already names the user: give it once");
-  EXPECT_EQ(error_of({"--url", "amqp://r/a/b"}).find("--url: the path of an amqp:// URL is one "
-                                                      "percent-encoded virtual host"),
+  EXPECT_EQ(error_of({"--url", "amqp://r/a/b"})
+                .find("--url: the path of an amqp:// URL is one "
+                      "percent-encoded virtual host"),
             0u);
   EXPECT_EQ(error_of({"--url", "amqp://r/%zz"}).find("--url: the path of an amqp://"), 0u);
   EXPECT_EQ(error_of({"--url", "amqp://r/v", "--vhost", "w"}),
@@ -89,8 +90,8 @@ TEST(OptionsAmqp, ErrorsNameTheirFlag) {
             0u);
   EXPECT_EQ(error_of({"--sink", "amqp", "--echo"}),
             "--echo: not used by --sink amqp (confirms or --consumers measure)");
-  EXPECT_EQ(error_of({"--sink", "amqp", "--consumers", "1"}).find(
-                "--consumers: a --queue without {device} needs --threads 1"),
+  EXPECT_EQ(error_of({"--sink", "amqp", "--consumers", "1"})
+                .find("--consumers: a --queue without {device} needs --threads 1"),
             0u);
   EXPECT_EQ(error_of({"--sink", "amqp", "--consumers", "2", "--threads", "1"}), "");
   EXPECT_EQ(error_of({"--sink", "amqp", "--payload", "31"}),

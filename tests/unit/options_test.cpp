@@ -369,16 +369,16 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
 }
 
 TEST(OptionsHttp, ErrorsNameTheirFlag) {
-  EXPECT_EQ(
-      error_of({"--url", "gopher://h/"}),
-      "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls, amqp, amqps), got "
-      "\"gopher://h/\"");
+  EXPECT_EQ(error_of({"--url", "gopher://h/"}),
+            "--url: unsupported scheme \"gopher\" (accepted: http, https, mqtt, mqtts, nats, tls, "
+            "amqp, amqps), got \"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
   EXPECT_EQ(error_of({"--insecure"}),
             "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
-  EXPECT_EQ(error_of({"--url", "http://h/", "--insecure"}),
-            "--ca-file and --insecure need TLS: use an https://, mqtts://, tls:// or amqps:// URL, or "
-            "--tls");
+  EXPECT_EQ(
+      error_of({"--url", "http://h/", "--insecure"}),
+      "--ca-file and --insecure need TLS: use an https://, mqtts://, tls:// or amqps:// URL, or "
+      "--tls");
   EXPECT_EQ(error_of({"--url", "http://h/", "--method", "HEAD", "--body", "x"}),
             "--body: a HEAD request has no body");
   EXPECT_EQ(error_of({"--url", "http://h/", "-H", "X: a\r\nY: b"}),
