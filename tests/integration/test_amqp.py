@@ -293,23 +293,30 @@ def test_broker_down_at_start(tmp):
 
 
 def test_broker_killed_mid_run_and_back(tmp, rabbitmq):
+    # The run lasts until the broker is back and has been for 4 s: a restart takes 7 s here,
+    # and longer when the machine is loaded (sanitizer builds).
     proc, json_path = start_tool(tmp, ["--url", url(rabbitmq), "--queue", "kq", "--declare",
                                        "--durable", "--devices", "10", "--msg", "20",
-                                       "--duration", "14s", "--quiet"])
+                                       "--duration", "0", "--quiet"])
     time.sleep(2)
     rabbitmq.kill()
-    rabbitmq.restart()  # several seconds: the devices keep retrying with backoff meanwhile
+    rabbitmq.restart()  # the devices keep retrying with backoff meanwhile
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     result = json.loads(json_path.read_text())
     c = result["counters"]
     assert c["disconnects"] >= 10 and c["reconnects"] >= 10, c
     assert c["err_refused"] > 0, c
-    # Every due message is accounted for, every sent one confirmed or lost.
-    assert c["sent"] + c["missed"] == 10 * 20 * 14, c
+    # Every due message is accounted for (each device's schedule is cut by the interrupt at
+    # most one message from the total's share), every sent one confirmed or lost.
+    due = 10 * 20 * result["run"]["elapsed_ns"] / 1e9
+    assert abs(c["sent"] + c["missed"] - due) <= 10, (c, due)
     assert c["completed"] + c["lost"] == c["sent"], c
-    last_second = [p for p in result["intervals"] if p["index"] == 13]
-    assert last_second and last_second[0]["counters"]["completed"] > 0, result["intervals"]
+    # The last full seconds, after the restart, confirm again.
+    tail = result["intervals"][-3:-1]
+    assert sum(p["counters"]["completed"] for p in tail) > 0, result["intervals"]
 
 
 @pytest.mark.parametrize("args,flag", [

@@ -747,7 +747,8 @@ TEST(AmqpParse, Deliver) {
   EXPECT_EQ(d->exchange, "amq.topic");
   EXPECT_EQ(d->routing_key, "lt.dev.9");
   expect_truncations_refused(args, parse_deliver, "basic.deliver");
-  const auto plain = parse_deliver(shortstr("t") + be64(1) + bytes({0, 0, 1, 'k'}), why);
+  const std::string plain_args = shortstr("t") + be64(1) + bytes({0, 0, 1, 'k'});
+  const auto plain = parse_deliver(plain_args, why);  // views into plain_args
   ASSERT_TRUE(plain) << why;
   EXPECT_FALSE(plain->redelivered);
   EXPECT_EQ(plain->routing_key, "k");
