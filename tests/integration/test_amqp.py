@@ -228,7 +228,9 @@ def test_memory_alarm_blocks_publishers_and_the_backlog_shows_it(tmp, rabbitmq_m
     broker = rabbitmq_module
     proc, json_path = start_tool(tmp, ["--url", url(broker), "--queue", "blocked-q", "--declare",
                                        "--devices", "5", "--msg", "50", "--duration", "8s",
-                                       "--quiet"])
+                                       "--timeout", "5s", "--quiet"])
+    # --timeout 5s: on a loaded machine the broker's connection.blocked may come later than
+    # the default 1 s confirm deadline of the publish that provoked it.
     time.sleep(2)
     broker.block()
     try:
