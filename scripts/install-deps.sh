@@ -29,6 +29,10 @@
 # daemon leaves running after it): the policy-rc.d below forbids the start. The harness never uses that
 # service, its cookie or port 4369: it runs its own epmd on a free port (ERL_EPMD_PORT) and ends
 # it with the node.
+#
+# librdkafka-dev (Debian 12: 2.0.2) is the Kafka client the kafka sink links; its rdkafka_mock.h
+# is the Kafka-protocol mock cluster the kafka tests start (no Kafka broker is packaged for
+# Debian). kcat reads topics back in those tests, as an outside consumer.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -39,6 +43,7 @@ packages=(
   mosquitto mosquitto-clients
   nats-server
   rabbitmq-server amqp-tools
+  librdkafka-dev kcat
 )
 missing=()
 for p in "${packages[@]}"; do

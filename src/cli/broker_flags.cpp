@@ -7,7 +7,7 @@ namespace lt {
 namespace {
 
 bool is_broker(const std::string& sink) {
-  return sink == "mqtt" || sink == "nats" || sink == "amqp";
+  return sink == "mqtt" || sink == "nats" || sink == "amqp" || sink == "kafka";
 }
 
 // A file written by an editor or `echo` ends with a newline that is not part of the secret.
@@ -25,14 +25,15 @@ std::string read_secret(Flags& f, const char* name, std::string& path) {
 
 void add_broker_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--username", "NAME",
-          "mqtt, nats, amqp: user name (amqp: also amqp://NAME@host) [amqp: guest]");
+          "mqtt, nats, amqp, kafka (SASL): user name (amqp: also amqp://NAME@host) [amqp: guest]");
   f.value("--password-file", "FILE",
-          "mqtt, nats, amqp: password read from a file (or set $LT_PASSWORD) [amqp guest: guest]");
+          "mqtt, nats, amqp, kafka: password read from a file (or set $LT_PASSWORD) [amqp guest: "
+          "guest]");
   f.value("--token-file", "FILE", "nats: authentication token read from a file (or $LT_TOKEN)");
   f.value("--subscribers", "N",
           "mqtt, nats: subscriber connections inside the tool measuring end-to-end latency [0]");
   f.value("--consumers", "N",
-          "amqp: consumer connections inside the tool measuring end-to-end latency [0]");
+          "amqp, kafka: consumers inside the tool measuring end-to-end latency [0]");
   app.add_flag("--persistent", o.persistent,
                "mqtt: keep sessions (clean session off; 5.0: a one-hour session expiry); amqp: "
                "persistent messages (delivery mode 2)");
@@ -41,12 +42,13 @@ void add_broker_flags(Flags& f, CLI::App& app, Options& o) {
 void validate_broker(Flags& f, Options& o) {
   for (const char* name : {"--username", "--password-file"})
     if (f.given(name) && !is_broker(o.sink))
-      throw UsageError{fmt::format("{}: only with --sink mqtt, nats or amqp", name)};
+      throw UsageError{fmt::format("{}: only with --sink mqtt, nats, amqp or kafka", name)};
   if (f.given("--subscribers") && o.sink != "mqtt" && o.sink != "nats")
-    throw UsageError{o.sink == "amqp" ? "--subscribers: --sink amqp has --consumers"
+    throw UsageError{o.sink == "amqp" || o.sink == "kafka"
+                         ? fmt::format("--subscribers: --sink {} has --consumers", o.sink)
                                       : "--subscribers: only with --sink mqtt or nats"};
-  if (f.given("--consumers") && o.sink != "amqp")
-    throw UsageError{"--consumers: only with --sink amqp"};
+  if (f.given("--consumers") && o.sink != "amqp" && o.sink != "kafka")
+    throw UsageError{"--consumers: only with --sink amqp or kafka"};
   if (f.given("--persistent") && o.sink != "mqtt" && o.sink != "amqp")
     throw UsageError{"--persistent: only with --sink mqtt or amqp"};
   if (f.given("--token-file") && o.sink != "nats")
@@ -83,7 +85,7 @@ std::string describe_broker(const Options& o) {
   if (!a.password_file.empty()) s += " " + shell_word("--password-file=" + a.password_file);
   if (!a.token_file.empty()) s += " " + shell_word("--token-file=" + a.token_file);
   if (o.subscribers)
-    s += fmt::format(" --{}={}", o.sink == "amqp" ? "consumers" : "subscribers", o.subscribers);
+    s += fmt::format(" --{}={}", o.sink == "amqp" || o.sink == "kafka" ? "consumers" : "subscribers", o.subscribers);
   if (o.persistent) s += " --persistent";
   return s;
 }

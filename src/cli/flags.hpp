@@ -24,6 +24,8 @@ std::string format_exact(Rate r);
 std::string shell_word(const std::string& flag);
 // A whole file, for --body-file, --password-file and checks of --ca-file; false with `why`.
 bool read_text_file(const std::string& path, std::string& out, std::string& why);
+// An IP address or a DNS name (letters, digits, '-', '_', '.').
+bool valid_hostname(std::string_view host);
 
 class Flags {
  public:

@@ -34,7 +34,9 @@ void need_mqtt(Flags& f, const Options& o, const char* name) {
 void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--mqtt-version", "V", "mqtt: protocol 3.1.1 or 5 [3.1.1]");
   f.value("--qos", "N", "mqtt: 0, 1 (until PUBACK) or 2 (until PUBCOMP) [0]");
-  f.value("--topic", "TEMPLATE", "mqtt: topic, {device} and {rank} expand [load-tester/{device}]");
+  f.value("--topic", "TEMPLATE",
+          "mqtt, kafka: topic, {device} and {rank} expand [mqtt: load-tester/{device}, kafka: "
+          "load-tester]");
   f.value("--client-id", "TEMPLATE", "mqtt: client id template [lt-{rank}-{device}]");
   f.value("--keepalive", "DURATION", "mqtt: keep-alive interval, 0 = off [60s]");
   app.add_flag("--retain", o.mqtt.retain, "mqtt: publish retained messages");
@@ -42,8 +44,10 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
 
 void validate_mqtt(Flags& f, Options& o) {
   for (const char* name :
-       {"--mqtt-version", "--qos", "--topic", "--client-id", "--keepalive", "--retain"})
+       {"--mqtt-version", "--qos", "--client-id", "--keepalive", "--retain"})
     need_mqtt(f, o, name);
+  if (f.given("--topic") && o.sink != "mqtt" && o.sink != "kafka")
+    throw UsageError{"--topic: only with --sink mqtt or kafka"};
   if (o.sink != "mqtt") return;
   MqttOptions& m = o.mqtt;
   std::string version;

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "cli/amqp_flags.hpp"
+#include "cli/kafka_flags.hpp"
 #include "cli/broker_flags.hpp"
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
@@ -22,6 +23,25 @@
 #include "sinks/registry.hpp"
 
 namespace lt {
+
+bool valid_hostname(std::string_view h) {
+  const std::string s(h);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1)
+    return true;
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);  // fully qualified form
+  if (h.empty() || h.size() > 253) return false;
+  while (true) {
+    const auto dot = h.find('.');
+    const std::string_view label = h.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    if (dot == std::string_view::npos) return true;
+    h.remove_prefix(dot + 1);
+  }
+}
 
 namespace {
 
@@ -49,25 +69,6 @@ std::vector<std::string> go_style_to_gnu(int argc, const char* const* argv) {
     out.push_back(a);
   }
   return out;
-}
-
-bool valid_hostname(std::string_view h) {
-  const std::string s(h);
-  unsigned char buf[sizeof(in6_addr)];
-  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1)
-    return true;
-  if (!h.empty() && h.back() == '.') h.remove_suffix(1);  // fully qualified form
-  if (h.empty() || h.size() > 253) return false;
-  while (true) {
-    const auto dot = h.find('.');
-    const std::string_view label = h.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
-    if (dot == std::string_view::npos) return true;
-    h.remove_prefix(dot + 1);
-  }
 }
 
 constexpr std::size_t kMaxSourceIps = 65536;
@@ -168,6 +169,7 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   add_mqtt_flags(f, app, o);
   add_nats_flags(f);
   add_amqp_flags(f, app, o);
+  add_kafka_flags(f);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -214,13 +216,14 @@ void validate_run(Flags& f, Options& o) {
   validate_mqtt(f, o);
   validate_nats(f, o);
   validate_amqp(f, o);
+  validate_kafka(f, o);
   const bool replies = o.sink == "http" || o.echo || (o.sink == "mqtt" && o.mqtt.qos > 0) ||
                        (o.sink == "nats" && o.nats.mode == NatsMode::Request) ||
-                       (o.sink == "amqp" && o.amqp.confirm);
+                       (o.sink == "amqp" && o.amqp.confirm) || o.sink == "kafka";
   if (o.closed_loop && !replies)
     throw UsageError{
         "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-        "nats with --nats-mode request, or amqp with confirms"};
+        "nats with --nats-mode request, amqp with confirms, or kafka"};
   f.duration("--update", o.update, 10 * kMilli, kHour);
   f.count("--threads", o.threads, 0, 1024);
   std::string arrival;
@@ -387,7 +390,7 @@ std::string describe_options(const Options& o) {
     return s;
   }
   std::string s = fmt::format(
-      "run --devices={} {}{} --duration={} --sink={} --hostname={} --port={} "
+      "run --devices={} {}{} --duration={} --sink={}{} "
       "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "
       "--connect-timeout={} --update={}",
       o.devices,
@@ -395,7 +398,9 @@ std::string describe_options(const Options& o) {
       : o.rate      ? "--rate=" + format_exact(*o.rate)
                     : "--msg=" + format_exact(o.msg),
       o.sink == "http" ? "" : fmt::format(" --payload={}", o.payload), format_exact(o.duration),
-      o.sink, o.hostname, o.port, o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed,
+      o.sink,
+      o.sink == "kafka" ? "" : fmt::format(" --hostname={} --port={}", o.hostname, o.port),
+      o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed,
       o.threads, o.backlog, o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
       format_exact(o.update));
   s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
@@ -403,7 +408,7 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) +
+  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) + describe_kafka(o) +
        describe_broker(o) + describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;

@@ -89,6 +89,18 @@ struct AmqpOptions {
   const std::string& key_template() const { return routing_key.empty() ? queue : routing_key; }
 };
 
+// The Kafka sink (--sink kafka). A device is one keyed message stream; devices share a few
+// librdkafka producers, because each owns threads.
+struct KafkaOptions {
+  std::string brokers = "127.0.0.1:9092";  // bootstrap list host:port,...
+  std::string topic = "load-tester";       // template
+  std::string key = "{device}";            // template; "" = no key (librdkafka spreads them)
+  std::string acks = "all";                // all, 1 or 0
+  std::uint32_t producers = 0;             // in the process; 0 = one per worker
+  // -X name=value, in the order given, passed to librdkafka after our own settings.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
 // TLS for the sinks that speak it. Verification is on unless --insecure.
 struct TlsOptions {
   bool enabled = false;
@@ -120,9 +132,10 @@ struct Options {
   MqttOptions mqtt;
   NatsOptions nats;
   AmqpOptions amqp;
+  KafkaOptions kafka;
   TlsOptions tls;
   Credentials auth;
-  std::uint32_t subscribers = 0;  // mqtt, nats subscribers, amqp consumers: end to end
+  std::uint32_t subscribers = 0;  // mqtt, nats subscribers, amqp and kafka consumers: end to end
   // mqtt: keep sessions (clean session off); amqp: persistent messages (delivery mode 2)
   bool persistent = false;
 

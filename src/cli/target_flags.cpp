@@ -18,7 +18,7 @@ std::string shown_url(const std::string& text) {
 }
 
 bool speaks_tls(const std::string& sink) {
-  return sink == "http" || sink == "mqtt" || sink == "nats" || sink == "amqp";
+  return sink == "http" || sink == "mqtt" || sink == "nats" || sink == "amqp" || sink == "kafka";
 }
 }  // namespace
 
@@ -69,7 +69,7 @@ void validate_target(Flags& f, Options& o) {
   for (const char* name : {"--tls", "--ca-file", "--insecure"})
     if (f.given(name) && !speaks_tls(o.sink))
       throw UsageError{
-          fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats)", name)};
+          fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats, amqp, kafka)", name)};
   if (f.given("--ca-file")) {
     f.path("--ca-file", o.tls.ca_file);
     std::string content, why;

@@ -78,6 +78,15 @@ double estimate_sends_per_core() {
 }
 }  // namespace
 
+std::string target_host(const Options& o) {
+  if (o.sink != "kafka") return o.hostname;
+  // The first bootstrap broker stands for the cluster: host:port or [v6]:port.
+  std::string first = o.kafka.brokers.substr(0, o.kafka.brokers.find(','));
+  first = first.substr(0, first.rfind(':'));
+  if (first.size() > 2 && first.front() == '[') first = first.substr(1, first.size() - 2);
+  return first;
+}
+
 bool loopback_target(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "localhost.") return true;
   in_addr a{};
@@ -90,7 +99,7 @@ unsigned worker_count(const Options& o) {
     // A target on this machine needs a core too: workers competing with it for every core
     // would make both late (on 2 cores, 2 workers + a local server double the send lateness).
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    w = loopback_target(o.hostname) ? std::max(1u, cores - 1) : cores;
+    w = loopback_target(target_host(o)) ? std::max(1u, cores - 1) : cores;
   }
   return unsigned(std::min<std::uint64_t>(w, o.devices));
 }
@@ -120,7 +129,10 @@ void print_plan(std::FILE* out, const Options& o) {
   const auto shards = make_shards(o, workers);
   const double total = o.total_rate().per_second();
   const double per_device = total / double(o.devices);
-  fmt::print(out, "plan: {} to {}:{}{}\n", o.sink, o.hostname, o.port, o.echo ? " (echo)" : "");
+  if (o.sink == "kafka")
+    fmt::print(out, "plan: kafka to brokers {}\n", o.kafka.brokers);
+  else
+    fmt::print(out, "plan: {} to {}:{}{}\n", o.sink, o.hostname, o.port, o.echo ? " (echo)" : "");
   fmt::print(out, "  devices      {} over {} workers ({} to {} per worker)\n", o.devices, workers,
              shards.back().devices, shards.front().devices);
   if (o.sink == "http")
@@ -159,6 +171,17 @@ void print_plan(std::FILE* out, const Options& o) {
                  a.queue, a.durable ? ", durable" : "", a.auto_delete ? ", auto-delete" : "");
     if (o.subscribers)
       fmt::print(out, "\n               {} consumer(s) of {}", o.subscribers, a.queue);
+    fmt::print(out, "\n");
+  }
+  if (o.sink == "kafka") {
+    const KafkaOptions& k = o.kafka;
+    fmt::print(out, "  kafka        topic {} key {}, acks {}, {}, {} in flight per device", k.topic,
+               k.key.empty() ? "(none)" : k.key, k.acks,
+               k.producers ? fmt::format("{} producer(s)", k.producers) : "a producer per worker",
+               o.inflight);
+    for (const auto& [name, value] : k.properties)
+      fmt::print(out, "\n               -X {}={}", name, value);
+    if (o.subscribers) fmt::print(out, "\n               {} consumer(s) reading the topics back", o.subscribers);
     fmt::print(out, "\n");
   }
   if (o.closed_loop) {

@@ -11,6 +11,8 @@ namespace lt {
 
 // True for a target on this machine (localhost, 127.0.0.0/8, ::1).
 bool loopback_target(const std::string& host);
+// The host the load goes to: --hostname, or kafka's first bootstrap broker.
+std::string target_host(const Options& options);
 // --threads, or by default one per core (one fewer for a loopback target), at most one per device.
 unsigned worker_count(const Options& options);
 std::vector<WorkerShard> make_shards(const Options& options, unsigned workers);

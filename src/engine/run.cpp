@@ -131,7 +131,8 @@ int run_load(const Options& o) {
   if (!sink) throw UsageError{fmt::format("--sink: unknown sink \"{}\"", o.sink)};
   Target target;
   std::string error;
-  if (!resolve_target(o.hostname, o.port, target, error))
+  // Kafka's producers find their brokers themselves (--brokers, then the cluster's metadata).
+  if (o.sink != "kafka" && !resolve_target(o.hostname, o.port, target, error))
     throw UsageError{fmt::format("--hostname: cannot resolve \"{}\": {}", o.hostname, error)};
   if (!resolve_sources(o.source_ips, target, error))
     throw UsageError{fmt::format("--source-ip: {}", error)};
@@ -156,7 +157,7 @@ int run_load(const Options& o) {
 
   RunResult run;
   run.options = &o;
-  run.target = format_address(target.addr);
+  run.target = o.sink == "kafka" ? o.kafka.brokers : format_address(target.addr);
   run.workers = worker_count(o);
   SignalWatch signals;
   MonotonicClock clock;

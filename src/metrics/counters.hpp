@@ -26,6 +26,8 @@ enum class Counter : std::uint8_t {
   E2eReceived,    // subscribers: messages received (first copy)
   E2eDuplicates,  // subscribers: a copy seen again
   Blocked,        // amqp: the broker blocked a connection (connection.blocked: an alarm)
+  Retries,        // kafka: produce requests librdkafka sent again (its statistics' txretries)
+  ReqTimeouts,    // kafka: requests that timed out at librdkafka (retried, or failed messages)
   ErrRefused,     // connect: refused by the target
   ErrConnectTimeout,
   ErrUnreachable,   // connect: no route, network down, address unavailable
@@ -50,7 +52,8 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "connects",      "reconnects",          "disconnects",
     "status_2xx",    "status_3xx",          "status_4xx",
     "status_5xx",    "e2e_received",        "e2e_duplicates",
-    "blocked",       "err_refused",   "err_connect_timeout", "err_unreachable",
+    "blocked",       "retries",             "req_timeouts",
+    "err_refused",   "err_connect_timeout", "err_unreachable",
     "err_reset",     "err_closed",          "err_send",
     "err_malformed", "err_timeout",         "err_tls",
     "err_broker",    "err_rejected",        "err_no_responders",

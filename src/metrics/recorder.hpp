@@ -3,6 +3,8 @@
 // Owned by a single thread; the worker hands whole intervals to the reporter (see Mailbox).
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "core/time.hpp"
 #include "metrics/counters.hpp"
@@ -18,6 +20,9 @@ struct Recorder {
   HdrHistogram connect;    // connection attempt begun -> established
   HdrHistogram handshake;  // TLS: established -> handshake done
   HdrHistogram e2e;        // subscribers: intended send time -> received by a subscriber
+  // Errors by the protocol's own code ("delivery MSG_TIMED_OUT"), beside the counters' kinds.
+  // Empty unless something failed, so copying whole intervals stays cheap.
+  std::map<std::string, std::uint64_t> codes;
   // When the first and the last connection of the interval were established (connect rate).
   Nanos first_connect = INT64_MAX, last_connect = INT64_MIN;
 
@@ -51,6 +56,7 @@ struct Recorder {
     connect.add(o.connect);
     handshake.add(o.handshake);
     e2e.add(o.e2e);
+    for (const auto& [code, n] : o.codes) codes[code] += n;
     first_connect = std::min(first_connect, o.first_connect);
     last_connect = std::max(last_connect, o.last_connect);
   }
@@ -62,6 +68,7 @@ struct Recorder {
     connect.reset();
     handshake.reset();
     e2e.reset();
+    codes.clear();
     first_connect = INT64_MAX;
     last_connect = INT64_MIN;
   }

@@ -89,6 +89,15 @@ void print_summary(std::FILE* out, const RunResult& run) {
                o.amqp.exchange.empty() ? "the default exchange" : "exchange " + o.amqp.exchange,
                o.amqp.key_template(), o.amqp.confirm ? "on" : "off", c[Counter::ErrRejected],
                c[Counter::ErrReturned], c[Counter::Blocked]);
+  if (o.sink == "kafka")
+    fmt::print(out, "\n  kafka       topic {}  acks {}  retries {}  request timeouts {}",
+               o.kafka.topic, o.kafka.acks, c[Counter::Retries], c[Counter::ReqTimeouts]);
+  if (!run.total.codes.empty()) {
+    std::string codes;
+    for (const auto& [code, n] : run.total.codes)
+      codes += fmt::format("{}{} {}", codes.empty() ? "" : ", ", code, n);
+    fmt::print(out, "\n  by code     {}", codes);
+  }
   if (o.subscribers > 0) {
     const std::uint64_t got = c[Counter::E2eReceived], sent = c[Counter::Sent];
     fmt::print(out, "\n  end to end  received {} of {} sent ({:.3f}%)  lost {}  duplicates {}", got,
@@ -127,12 +136,14 @@ void print_summary(std::FILE* out, const RunResult& run) {
   if (o.subscribers > 0) percentile_row(out, "e2e", run.total.e2e);
   const bool mqtt_ack = o.sink == "mqtt" && o.mqtt.qos > 0;
   const bool nats = o.sink == "nats";
-  const char* until =
+  const std::string until =
       http       ? "the whole response"
       : o.echo   ? "the echoed reply"
       : mqtt_ack ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
       : nats && o.nats.mode == NatsMode::Request ? "the reply"
       : o.sink == "amqp" && o.amqp.confirm       ? "the broker's confirm (basic.ack)"
+      : o.sink == "kafka" ? (o.kafka.acks == "0" ? "the delivery report (acks 0: the request written)"
+                                                 : "the delivery report (acks " + o.kafka.acks + ")")
       : nats ? "the message being handed to the kernel; completed counts those a PONG from the "
                "server confirmed"
              : "the message being handed to the kernel";

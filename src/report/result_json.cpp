@@ -94,6 +94,14 @@ json result_to_json(const RunResult& run) {
                        {"headers", o.http.headers},
                        {"body_bytes", o.http.body.size()},
                        {"pipeline", o.http.pipeline}};
+  if (o.sink == "kafka") {
+    json properties = json::object();
+    for (const auto& [name, value] : o.kafka.properties) properties[name] = value;
+    options["kafka"] = {{"brokers", o.kafka.brokers},   {"topic", o.kafka.topic},
+                        {"key", o.kafka.key},           {"acks", o.kafka.acks},
+                        {"producers", o.kafka.producers}, {"properties", properties},
+                        {"username", o.auth.username},  {"consumers", o.subscribers}};
+  }
   json intervals = json::array();
   for (const auto& p : run.intervals) {
     intervals.push_back({{"index", p.index},
@@ -134,6 +142,7 @@ json result_to_json(const RunResult& run) {
                 {"closed_loop", o.closed_loop},
                 {"achieved", run.achieved_rate()}}},
               {"counters", counters_to_json(run.total.counters)},
+              {"error_codes", run.total.codes},
               {"histograms",
                {{"latency", histogram_to_json(run.total.latency)},
                 {"service", histogram_to_json(run.total.service)},

@@ -27,8 +27,12 @@ inline std::size_t share_of_worker(std::uint64_t n, std::uint32_t workers,
 
 class E2eTracker {
  public:
-  E2eTracker(const std::vector<std::uint64_t>& device_ids, Recorder& recorder)
+  // skip_foreign: readers of whole topics (kafka) see every worker's devices; another worker's
+  // message is skipped rather than counted malformed.
+  E2eTracker(const std::vector<std::uint64_t>& device_ids, Recorder& recorder,
+             bool skip_foreign = false)
       : recorder_(recorder),
+        skip_foreign_(skip_foreign),
         first_(device_ids.empty() ? 0 : device_ids[0]),
         stride_(device_ids.size() > 1 ? device_ids[1] - device_ids[0] : 1),
         seen_(device_ids.size()) {}
@@ -41,10 +45,14 @@ class E2eTracker {
   void received(std::string_view payload, Nanos now) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(payload.data());
     auto h = payload.size() >= kWireHeaderSize ? read_wire_header(bytes) : std::nullopt;
-    // Not one of this worker's devices' messages: another run's, or another tool's.
-    if (!h || h->device < first_ || (h->device - first_) % stride_ != 0 ||
-        (h->device - first_) / stride_ >= seen_.size()) {
+    if (!h) {
       recorder_.count(Counter::ErrMalformed);
+      return;
+    }
+    // Not one of this worker's devices' messages: another run's, or another tool's.
+    if (h->device < first_ || (h->device - first_) % stride_ != 0 ||
+        (h->device - first_) / stride_ >= seen_.size()) {
+      if (!skip_foreign_) recorder_.count(Counter::ErrMalformed);
       return;
     }
     if (!seen_[(h->device - first_) / stride_].first_copy(h->seq)) {
@@ -60,6 +68,7 @@ class E2eTracker {
 
  private:
   Recorder& recorder_;
+  bool skip_foreign_;
   std::uint64_t first_, stride_;
   std::vector<SeqWindow> seen_;  // per local device
   std::uint64_t received_ = 0;

@@ -4,6 +4,7 @@
 
 #include "sinks/amqp_sink.hpp"
 #include "sinks/http_sink.hpp"
+#include "sinks/kafka_sink.hpp"
 #include "sinks/mqtt_sink.hpp"
 #include "sinks/nats_sink.hpp"
 #include "sinks/tcp_sink.hpp"
@@ -30,6 +31,10 @@ const std::array kSinks = {
              "AMQP 0-9-1 (RabbitMQ) publishes confirmed by basic.ack; --consumers measure end to "
              "end (TLS with amqps:// URLs)",
              kWireHeaderSize, &make_amqp_sink},
+    SinkInfo{"kafka",
+             "Kafka produce requests (librdkafka), latency until the delivery report; --consumers "
+             "measure end to end",
+             kWireHeaderSize, &make_kafka_sink},
 };
 }  // namespace
 

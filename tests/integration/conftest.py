@@ -263,3 +263,13 @@ def rabbitmq(tmp):
     RabbitMq = _need_rabbitmq()
     with RabbitMq(tmp) as broker:
         yield broker
+
+
+@pytest.fixture
+def kafka():
+    """A 3-broker Kafka-protocol mock cluster (tests/integration/kafka_mock.py) on loopback,
+    its own per test, stopped after."""
+    from kafka_mock import KafkaMock
+    cluster = KafkaMock(3)
+    yield cluster
+    cluster.stop()

@@ -47,7 +47,7 @@ TEST(OptionsMqtt, ErrorsNameTheirFlag) {
   EXPECT_EQ(
       error_of({"--sink", "mqtt", "--rate", "max"}),
       "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-      "nats with --nats-mode request, or amqp with confirms");
+      "nats with --nats-mode request, amqp with confirms, or kafka");
   EXPECT_EQ(error_of({"--url", "mqtt://b/x"}),
             "--url: a mqtt:// URL has no path, got \"mqtt://b/x\"");
   EXPECT_EQ(error_of({"--sink", "mqtt", "--qos", "2", "--persistent"}),
@@ -113,7 +113,7 @@ TEST(OptionsNats, ErrorsNameTheirFlag) {
   EXPECT_EQ(
       error_of({"--sink", "nats", "--rate", "max"}),
       "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-      "nats with --nats-mode request, or amqp with confirms");
+      "nats with --nats-mode request, amqp with confirms, or kafka");
   EXPECT_EQ(error_of({"--sink", "nats", "--ping-interval", "1ms"}),
             "--ping-interval: expected a duration from 10ms to 1h (e.g. 500ms, 2m), got \"1ms\"");
   EXPECT_EQ(error_of({"--sink", "nats", "-H", "bad"}),
@@ -122,7 +122,7 @@ TEST(OptionsNats, ErrorsNameTheirFlag) {
             "--echo: not used by --sink nats (use --nats-mode request or e2e)");
   EXPECT_EQ(error_of({"--token-file", "x"}), "--token-file: only with --sink nats");
   EXPECT_EQ(error_of({"--sink", "tcp", "--username", "u"}),
-            "--username: only with --sink mqtt, nats or amqp");
+            "--username: only with --sink mqtt, nats, amqp or kafka");
   EXPECT_EQ(error_of({"--url", "nats://h/x"}),
             "--url: a nats:// URL has no path, got \"nats://h/x\"");
 }

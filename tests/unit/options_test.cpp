@@ -195,7 +195,7 @@ TEST(OptionsErrors, MessagesStateTheAcceptedRange) {
   EXPECT_EQ(error_of({"-devices", "abc"}),
             "--devices: expected a whole number from 1 to 10000000, got \"abc\"");
   EXPECT_EQ(error_of({"--sink", "foo"}),
-            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt, nats, amqp)");
+            "--sink: unknown sink \"foo\" (accepted: tcp, udp, http, mqtt, nats, amqp, kafka)");
   EXPECT_EQ(error_of({"--port", "0"}),
             "--port: expected a whole number from 1 to 65535, got \"0\"");
   EXPECT_NE(error_of({"--payload", "16"}).find("at least 32 bytes"), std::string::npos);
@@ -364,7 +364,7 @@ TEST(OptionsHttp, ClosedLoopOnlyWithReplies) {
   EXPECT_EQ(
       error_of({"--rate", "max"}),
       "--rate max: needs replies to pace it: use --sink http, --echo, mqtt with --qos 1 or 2, "
-      "nats with --nats-mode request, or amqp with confirms");
+      "nats with --nats-mode request, amqp with confirms, or kafka");
   EXPECT_NE(error_of({"--url", "http://h/", "--rate", "max", "--arrival", "poisson"}), "");
 }
 
@@ -374,7 +374,7 @@ TEST(OptionsHttp, ErrorsNameTheirFlag) {
             "amqp, amqps), got \"gopher://h/\"");
   EXPECT_EQ(error_of({"--method", "GET"}), "--method: only with --sink http");
   EXPECT_EQ(error_of({"--insecure"}),
-            "--insecure: only with a sink that speaks TLS (http, mqtt, nats)");
+            "--insecure: only with a sink that speaks TLS (http, mqtt, nats, amqp, kafka)");
   EXPECT_EQ(
       error_of({"--url", "http://h/", "--insecure"}),
       "--ca-file and --insecure need TLS: use an https://, mqtts://, tls:// or amqps:// URL, or "

@@ -1,0 +1,112 @@
+#include "cli/kafka_flags.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/template.hpp"
+#include "kafka/config.hpp"
+
+namespace lt {
+
+namespace {
+
+constexpr std::size_t kMaxTopic = 249;  // Kafka's limit on a topic name
+
+bool topic_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+}
+
+void check_brokers(Flags& f, const std::string& list) {
+  const std::string expected = "expected host:port[,host:port...] (port 1 to 65535)";
+  if (list.empty()) f.fail("--brokers", expected);
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    const std::string one = list.substr(at, comma - at);
+    const std::size_t colon = one.rfind(':');
+    std::uint64_t port = 0;
+    std::string host = colon == std::string::npos ? "" : one.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    const auto p = colon == std::string::npos ? std::nullopt : parse_count(one.substr(colon + 1));
+    if (p) port = *p;
+    if (host.empty() || !valid_hostname(host) || port < 1 || port > 65535)
+      f.fail("--brokers", expected);
+    at = comma + 1;
+  }
+}
+
+}  // namespace
+
+void add_kafka_flags(Flags& f) {
+  f.value("--brokers", "LIST", "kafka: bootstrap brokers host:port,... [127.0.0.1:9092]");
+  f.value("--key", "TEMPLATE",
+          "kafka: message key, {device} and {rank} expand; \"\" = no key [{device}: each device "
+          "keeps its partition and order]");
+  f.value("--acks", "all|1|0", "kafka: acknowledgements the leader waits for [all]");
+  f.value("--producers", "N", "kafka: librdkafka producers the devices share [one per worker]");
+  f.repeated("-X", "NAME=VALUE",
+             "kafka: librdkafka property, repeatable (compression.type=lz4, linger.ms=5, ...)");
+}
+
+void validate_kafka(Flags& f, Options& o) {
+  for (const char* name : {"--brokers", "--key", "--acks", "--producers", "-X"})
+    if (f.given(name) && o.sink != "kafka")
+      throw UsageError{fmt::format("{}: only with --sink kafka", name)};
+  if (o.sink != "kafka") return;
+  for (const char* name : {"--hostname", "--port"})
+    if (f.given(name))
+      throw UsageError{fmt::format("{}: --sink kafka takes --brokers host:port,...", name)};
+  if (o.echo) throw UsageError{"--echo: not used by --sink kafka (delivery reports measure)"};
+  // librdkafka opens the broker connections, not the devices.
+  for (const char* name : {"--source-ip", "--connect-rate"})
+    if (f.given(name))
+      throw UsageError{fmt::format("{}: not used by --sink kafka (producers connect to the "
+                                   "brokers; see -X broker.address.family, socket.*)",
+                                   name)};
+  KafkaOptions& k = o.kafka;
+  if (f.given("--brokers")) k.brokers = f.raw("--brokers");
+  check_brokers(f, k.brokers);
+  if (f.given("--topic")) k.topic = f.raw("--topic");
+  std::string why;
+  auto topic = NameTemplate::parse(k.topic, why);
+  if (!topic) throw UsageError{fmt::format("--topic: {}, got \"{}\"", why, k.topic)};
+  const std::string longest = topic->expand(o.devices - 1, 9999);
+  if (longest.empty() || longest.size() > kMaxTopic ||
+      !std::all_of(longest.begin(), longest.end(), topic_char) || longest == "." ||
+      longest == "..")
+    throw UsageError{fmt::format(
+        "--topic: a Kafka topic is 1 to {} of a-z A-Z 0-9 . _ -, got \"{}\"", kMaxTopic, k.topic)};
+  if (f.given("--key")) k.key = f.raw("--key");
+  if (!NameTemplate::parse(k.key, why))
+    throw UsageError{fmt::format("--key: {}, got \"{}\"", why, k.key)};
+  f.choice("--acks", k.acks, {"all", "-1", "1", "0"}, "--acks value");
+  if (k.acks == "-1") k.acks = "all";
+  f.count("--producers", k.producers, 1, 1024);
+  if (!o.auth.username.empty() && o.auth.password.empty())
+    throw UsageError{"--username: kafka SASL needs a password: --password-file or $LT_PASSWORD"};
+  for (const auto& x : f.values("-X")) {
+    const auto eq = x.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError{fmt::format("-X: expected NAME=VALUE (a librdkafka property), got \"{}\"", x)};
+    std::string name = x.substr(0, eq);
+    if (auto flag = kafka::owned_by_flag(name); !flag.empty())
+      throw UsageError{fmt::format("-X: {} is set by {}", name, flag)};  // value unshown: a secret
+    k.properties.emplace_back(std::move(name), x.substr(eq + 1));
+  }
+  // The whole configuration once, as the sink will build it: librdkafka names what it refuses.
+  kafka::producer_conf(o);
+  if (o.subscribers > 0) kafka::consumer_conf(o, "load-tester");
+}
+
+std::string describe_kafka(const Options& o) {
+  if (o.sink != "kafka") return "";
+  const KafkaOptions& k = o.kafka;
+  std::string s = fmt::format(" --brokers={} {} {} --acks={}", k.brokers,
+                              shell_word("--topic=" + k.topic), shell_word("--key=" + k.key), k.acks);
+  if (k.producers) s += fmt::format(" --producers={}", k.producers);
+  for (const auto& [name, value] : k.properties) s += " " + shell_word("-X" + name + "=" + value);
+  return s;
+}
+
+}  // namespace lt

@@ -1,0 +1,100 @@
+#include "kafka/config.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string_view>
+
+namespace lt::kafka {
+
+namespace {
+
+void set(rd_kafka_conf_t* conf, const std::string& flag, const std::string& name,
+         const std::string& value) {
+  char why[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), why, sizeof why) != RD_KAFKA_CONF_OK)
+    throw UsageError{flag == "-X" ? fmt::format("-X: {}, got \"{}={}\"", why, name, value)
+                                  : fmt::format("{}: {}", flag, why)};
+}
+
+// What a consumer shares with the producer: how to reach and log in to the cluster.
+bool connection_property(std::string_view name) {
+  for (std::string_view prefix :
+       {"security.", "sasl.", "ssl.", "ssl_", "socket.", "broker.", "client.", "api.version",
+        "reconnect.", "metadata.", "topic.metadata.", "enable.ssl.", "log_level", "debug"})
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+void set_common(rd_kafka_conf_t* conf, const Options& o) {
+  set(conf, "--brokers", "bootstrap.servers", o.kafka.brokers);
+  set(conf, "--brokers", "client.id", "load-tester");
+  // librdkafka prints its own log lines to stderr, the same failure again on every retry; the
+  // sink shows each kind of error once (error_cb) and counts them all. --verbose shows the log.
+  if (o.verbose)
+    set(conf, "--verbose", "log_level", "6");
+  else
+    rd_kafka_conf_set_log_cb(conf, nullptr);
+  if (o.tls.enabled || !o.auth.username.empty()) {
+    const char* protocol = o.tls.enabled ? (o.auth.username.empty() ? "ssl" : "sasl_ssl")
+                                         : "sasl_plaintext";
+    set(conf, "--tls", "security.protocol", protocol);
+  }
+  if (!o.tls.ca_file.empty()) set(conf, "--ca-file", "ssl.ca.location", o.tls.ca_file);
+  if (o.tls.insecure) {
+    set(conf, "--insecure", "enable.ssl.certificate.verification", "false");
+    set(conf, "--insecure", "ssl.endpoint.identification.algorithm", "none");
+  }
+  if (!o.auth.username.empty()) {
+    // librdkafka's default mechanism is GSSAPI (Kerberos); a user name and password mean PLAIN
+    // unless -X sasl.mechanisms says SCRAM.
+    set(conf, "--username", "sasl.mechanisms", "PLAIN");
+    set(conf, "--username", "sasl.username", o.auth.username);
+    set(conf, "--password-file", "sasl.password", o.auth.password);
+  }
+}
+
+}  // namespace
+
+std::string owned_by_flag(const std::string& name) {
+  static const std::array<std::pair<std::string_view, std::string_view>, 7> owned = {{
+      {"bootstrap.servers", "--brokers"},
+      {"metadata.broker.list", "--brokers"},
+      {"acks", "--acks"},
+      {"request.required.acks", "--acks"},
+      {"sasl.username", "--username"},
+      {"sasl.password", "--password-file or $LT_PASSWORD (secrets are never taken on the command "
+                        "line)"},
+      {"ssl.key.password", "a file named by -X ssl.key.location with an unencrypted key (secrets "
+                           "are never taken on the command line)"},
+  }};
+  for (const auto& [property, flag] : owned)
+    if (name == property) return std::string(flag);
+  return "";
+}
+
+ConfPtr producer_conf(const Options& o) {
+  ConfPtr conf(rd_kafka_conf_new());
+  set_common(conf.get(), o);
+  set(conf.get(), "--acks", "acks", o.kafka.acks == "all" ? "-1" : o.kafka.acks);
+  // Broker connects, retries and request timeouts come from the statistics.
+  set(conf.get(), "--update", "statistics.interval.ms", "1000");
+  for (const auto& [name, value] : o.kafka.properties) set(conf.get(), "-X", name, value);
+  return conf;
+}
+
+ConfPtr consumer_conf(const Options& o, const std::string& group) {
+  ConfPtr conf(rd_kafka_conf_new());
+  set_common(conf.get(), o);
+  set(conf.get(), "--consumers", "group.id", group);
+  set(conf.get(), "--consumers", "enable.auto.commit", "false");
+  set(conf.get(), "--consumers", "auto.offset.reset", "latest");
+  // A broker answers a fetch when data arrives; the mock cluster waits out fetch.wait.max.ms
+  // (500 ms) first, which would show as end-to-end latency.
+  set(conf.get(), "--consumers", "fetch.wait.max.ms", "10");
+  for (const auto& [name, value] : o.kafka.properties)
+    if (connection_property(name)) set(conf.get(), "-X", name, value);
+  return conf;
+}
+
+}  // namespace lt::kafka

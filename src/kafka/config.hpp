@@ -1,0 +1,32 @@
+#pragma once
+// librdkafka configurations built from the options: the tool's settings first, then -X in the
+// order given. Used by the flag validation (so a refused -X is a usage error before anything
+// starts) and by the sink.
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <string>
+
+#include "cli/options.hpp"
+
+namespace lt::kafka {
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+// Both throw UsageError naming the flag (-X, --brokers, --acks, ...) that librdkafka refused.
+ConfPtr producer_conf(const Options& options);
+// Consumers take only the connection settings of -X (security, SASL, SSL, socket, client).
+ConfPtr consumer_conf(const Options& options, const std::string& group);
+
+// Properties the tool sets from its own flags, and -X may not: "" when `name` is free.
+std::string owned_by_flag(const std::string& name);
+
+}  // namespace lt::kafka

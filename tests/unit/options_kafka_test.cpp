@@ -1,0 +1,88 @@
+// The Kafka sink's options: brokers, topic and key templates, acks, producers, and -X properties
+// checked by librdkafka itself before anything starts; secrets refused on the command line.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "cli/options.hpp"
+#include "options_args.hpp"
+
+namespace lt {
+namespace {
+
+using test::error_of;
+using test::parse;
+
+TEST(OptionsKafka, DefaultsAndValues) {
+  Options o = parse({"--sink", "kafka"});
+  EXPECT_EQ(o.kafka.brokers, "127.0.0.1:9092");
+  EXPECT_EQ(o.kafka.topic, "load-tester");
+  EXPECT_EQ(o.kafka.key, "{device}");
+  EXPECT_EQ(o.kafka.acks, "all");
+  EXPECT_EQ(o.kafka.producers, 0u);
+  o = parse({"--sink", "kafka", "--brokers", "k1:9092,[::1]:9093,10.0.0.1:1", "--topic",
+             "t.{rank}-{device}", "--key", "", "--acks", "-1", "--producers", "4", "-X",
+             "compression.type=lz4", "-X", "linger.ms=20", "--consumers", "3"});
+  EXPECT_EQ(o.kafka.brokers, "k1:9092,[::1]:9093,10.0.0.1:1");
+  EXPECT_EQ(o.kafka.key, "");
+  EXPECT_EQ(o.kafka.acks, "all");
+  EXPECT_EQ(o.kafka.producers, 4u);
+  ASSERT_EQ(o.kafka.properties.size(), 2u);
+  EXPECT_EQ(o.kafka.properties[1].first, "linger.ms");
+  EXPECT_EQ(o.kafka.properties[1].second, "20");
+  EXPECT_EQ(o.subscribers, 3u);
+  EXPECT_TRUE(parse({"--sink", "kafka", "--rate", "max"}).closed_loop);  // delivery reports pace it
+  // A value with '=' in it keeps everything after the first.
+  EXPECT_EQ(parse({"--sink", "kafka", "-X", "client.rack=a=b"}).kafka.properties[0].second, "a=b");
+}
+
+TEST(OptionsKafka, DescribeParsesBack) {
+  const Options o = parse({"--sink", "kafka", "--brokers", "a:1,b:2", "--topic", "x{device}",
+                           "--key", "", "--acks", "0", "--producers", "2", "-X",
+                           "compression.type=zstd"});
+  const std::string d = describe_options(o);
+  EXPECT_NE(d.find("--brokers=a:1,b:2"), std::string::npos) << d;
+  EXPECT_EQ(d.find("--hostname"), std::string::npos) << d;  // it would be refused back
+  EXPECT_NE(d.find("-Xcompression.type=zstd"), std::string::npos) << d;
+}
+
+TEST(OptionsKafka, ErrorsNameTheirFlag) {
+  EXPECT_EQ(error_of({"--sink", "kafka", "-X", "nope=1"}),
+            "-X: No such configuration property: \"nope\", got \"nope=1\"");
+  EXPECT_EQ(error_of({"--sink", "kafka", "-X", "nope"}),
+            "-X: expected NAME=VALUE (a librdkafka property), got \"nope\"");
+  EXPECT_EQ(error_of({"--sink", "kafka", "-X", "=1"}),
+            "-X: expected NAME=VALUE (a librdkafka property), got \"=1\"");
+  EXPECT_NE(error_of({"--sink", "kafka", "-X", "acks=1"}).find("set by --acks"), std::string::npos);
+  // A secret given anyway is refused without being repeated.
+  const std::string secret = error_of({"--sink", "kafka", "-X", "sasl.password=hunter2"});
+  EXPECT_NE(secret.find("--password-file"), std::string::npos);
+  EXPECT_EQ(secret.find("hunter2"), std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "kafka", "--brokers", ""}),
+            "--brokers: expected host:port[,host:port...] (port 1 to 65535), got \"\"");
+  for (const char* bad : {"k", "k:", ":1", "k:0", "k:65536", "k:1,", "k 1:2", "[::1:9"})
+    EXPECT_NE(error_of({"--sink", "kafka", "--brokers", bad}), "") << bad;
+  EXPECT_EQ(error_of({"--sink", "kafka", "--topic", "a b"}),
+            "--topic: a Kafka topic is 1 to 249 of a-z A-Z 0-9 . _ -, got \"a b\"");
+  EXPECT_NE(error_of({"--sink", "kafka", "--topic", ".."}), "");
+  EXPECT_NE(error_of({"--sink", "kafka", "--topic", std::string(250, 't')}), "");
+  EXPECT_NE(error_of({"--sink", "kafka", "--key", "{dev"}).find("--key"), std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "kafka", "--acks", "2"}),
+            "--acks: unknown --acks value \"2\" (accepted: all, -1, 1, 0)");
+  EXPECT_NE(error_of({"--sink", "kafka", "--producers", "0"}).find("--producers"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "kafka", "--port", "9092"}),
+            "--port: --sink kafka takes --brokers host:port,...");
+  EXPECT_EQ(error_of({"--brokers", "a:1"}), "--brokers: only with --sink kafka");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "-X", "a=b"}), "-X: only with --sink kafka");
+  EXPECT_EQ(error_of({"--sink", "tcp", "--topic", "t"}), "--topic: only with --sink mqtt or kafka");
+  EXPECT_EQ(error_of({"--sink", "kafka", "--subscribers", "1"}),
+            "--subscribers: --sink kafka has --consumers");
+  EXPECT_NE(error_of({"--sink", "kafka", "--connect-rate", "10"}).find("--connect-rate"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"--sink", "kafka", "--username", "u"}),
+            "--username: kafka SASL needs a password: --password-file or $LT_PASSWORD");
+}
+
+}  // namespace
+}  // namespace lt
