@@ -2,7 +2,9 @@
 """What a broker sink costs, in the tool and in the broker, against one private broker, in one run.
 
 Usage: bench/broker_cost.py BROKER [BUILD_DIR] [--duration 5s] [--repeats 3] [--json OUT]
-       BROKER: mqtt (one mosquitto), nats (one nats-server) or amqp (one RabbitMQ node)
+       BROKER: mqtt (one mosquitto), nats (one nats-server), amqp (one RabbitMQ node) or kafka
+       (librdkafka's mock cluster, tests/tools/kafka_mock.cpp: not a Kafka broker, so its CPU is
+       only a mock's, and the figures are the tool's)
 
 One broker from the tests' harness serves every run: mqtt, tests/integration/mosquitto.py
 (persistence off, no queue or in-flight limits, TCP_NODELAY, $SYS every second); nats,
@@ -30,6 +32,11 @@ machine is doing at the time (each: load-tester --url URL FLAGS --duration D):
                               --consumers 1                        (end to end)
         confirms closed loop  --devices 100 --rate max --inflight 64 --queue lt-bench
                               --declare: the highest confirmed rate
+  kafka acks all              --devices 100 --msg 100 --topic lt-bench (to the delivery report)
+        acks all, 100k/s      ... --msg 1000
+        acks all, 1 consumer  ... --msg 100 --consumers 1              (end to end)
+        acks all closed loop  --devices 100 --rate max --inflight 1000: the highest delivered
+                              rate
 Per run: the achieved rate (rate.achieved), the counters (sent, completed, lost, missed, and
 e2e_received with subscribers), latency p50/p99 (histograms.latency; histograms.e2e with
 subscribers), the tool's CPU per message sent, both as the process's user + system time from
@@ -162,6 +169,33 @@ def rabbitmq_reset(server):
         server.purge_queue("lt-bench")
 
 
+def kafka_find(helper):
+    return helper.MOCK if Path(helper.MOCK).exists() else None
+
+
+def kafka_version(binary):
+    out = subprocess.run(["pkg-config", "--modversion", "rdkafka"], capture_output=True,
+                         text=True).stdout
+    return f"(librdkafka {out.strip() or '?'} mock cluster, 3 brokers)"
+
+
+class KafkaCluster:
+    """The tests' mock cluster as the context manager measure() wants."""
+
+    def __init__(self, helper):
+        self.mock = helper.KafkaMock(3)
+        self.proc = self.mock.proc
+
+    def url(self):
+        return ["--sink", "kafka", "--brokers", self.mock.bootstrap]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.mock.stop()
+
+
 def process_cpu(pid):
     """utime + stime of a process (all its threads), in seconds, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -189,7 +223,8 @@ def tool_run(tool, url, flags, duration, server_pid, tmp, counts=None):
     counters (a dict), whose changes over the run are kept as "server_counts". Raises ToolFailed
     with its last message when it wrote no result."""
     path = Path(tmp) / f"run-{time.monotonic_ns()}.json"
-    args = [tool, "--url", url, *flags, "--duration", duration, "--quiet", "--json", str(path)]
+    target = url if isinstance(url, list) else ["--url", url]  # kafka: --sink kafka --brokers
+    args = [tool, *target, *flags, "--duration", duration, "--quiet", "--json", str(path)]
     counts0 = counts() if counts else None
     server0, (busy0, steal0), t0 = process_cpu(server_pid), cpu_ticks(), time.monotonic()
     rc, out, err, cpu, wall = run_measured(args, duration_seconds(duration) + 60)
@@ -530,6 +565,8 @@ def natsjs_table(results):
 
 NATS_100 = ["--devices", "100"]
 AMQP_100 = ["--devices", "100", "--queue", "lt-bench", "--declare"]
+KAFKA_100 = ["--devices", "100", "--topic", "lt-bench"]
+
 BROKERS = {
     "mqtt": Broker(
         "mqtt", "mosquitto", "mosquitto.py", lambda h: h.find_mosquitto(),
@@ -573,6 +610,17 @@ BROKERS = {
             "max": ("confirms closed loop", AMQP_100 + ["--rate", "max", "--inflight", "64"]),
         },
         closed_loop="max", e2e="e2e", counts=rabbitmq_counts, reset=rabbitmq_reset),
+    "kafka": Broker(
+        "kafka", "mock cluster", "kafka_mock.py", kafka_find,
+        lambda h, tmp: KafkaCluster(h), kafka_version,
+        "build the tests (lt-kafka-mock), or set LT_KAFKA_MOCK",
+        {
+            "acks": ("acks all", KAFKA_100 + ["--msg", "100"]),
+            "acks100k": ("acks all, 100k/s", KAFKA_100 + ["--msg", "1000"]),
+            "e2e": ("acks all, 1 consumer", KAFKA_100 + ["--msg", "100", "--consumers", "1"]),
+            "max": ("acks all closed loop", KAFKA_100 + ["--rate", "max", "--inflight", "1000"]),
+        },
+        closed_loop="max", e2e="e2e"),
 }
 
 

@@ -45,6 +45,7 @@ std::optional<Counter> error_kind(rd_kafka_resp_err_t err, std::string_view reas
     case RD_KAFKA_RESP_ERR__TRANSPORT:
       if (reason.find("refused") != std::string_view::npos) return Counter::ErrRefused;
       if (reason.find("timed out") != std::string_view::npos) return Counter::ErrConnectTimeout;
+      if (reason.find("reset") != std::string_view::npos) return Counter::ErrReset;
       if (reason.find("Disconnected") != std::string_view::npos) return Counter::ErrClosed;
       return Counter::ErrSend;
     case RD_KAFKA_RESP_ERR__RESOLVE:
@@ -122,8 +123,9 @@ class KafkaSink final : public Sink {
     Device& d = devices_[local];
     d.opened = true;
     ++producers_[d.producer].devices_opened;
-    if (!checking_) {
-      checking_ = true;
+    if (check_until_ == 0) {
+      // Beyond the connect phase the 20 ms poll keeps looking for a producer still away.
+      check_until_ = now + c_.options.connect_timeout;
       c_.loop.at(now + kUpCheck, [this](Nanos t) { check(t); });
     }
   }
@@ -200,7 +202,7 @@ class KafkaSink final : public Sink {
   }
 
   // Called from librdkafka's callbacks, which run inside rd_kafka_poll on the worker's thread.
-  void delivered(Producer& p, const rd_kafka_message_t* m) {
+  void delivered(const rd_kafka_message_t* m) {
     const auto slot = std::uint32_t(reinterpret_cast<std::uintptr_t>(m->_private));
     const InFlight f = slots_[slot];
     free_.push_back(slot);
@@ -223,7 +225,6 @@ class KafkaSink final : public Sink {
       default:
         c_.recorder.count(Counter::ErrRejected);
     }
-    (void)p;
     say_once(std::string("delivery ") + rd_kafka_err2name(m->err),
              fmt::format("delivery failed: {} ({})", rd_kafka_err2str(m->err),
                          rd_kafka_err2name(m->err)));
@@ -288,7 +289,7 @@ class KafkaSink final : public Sink {
     rd_kafka_conf_set_opaque(conf.get(), &p);
     rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
       auto* p = static_cast<Producer*>(o);
-      p->sink->delivered(*p, m);
+      p->sink->delivered(m);
     });
     rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason, void* o) {
       auto* p = static_cast<Producer*>(o);
@@ -334,7 +335,7 @@ class KafkaSink final : public Sink {
       if (p.rk) serve(p, now);
       all = all && (p.up || p.down);
     }
-    if (!all) c_.loop.at(now + kUpCheck, [this](Nanos t) { check(t); });
+    if (!all && now < check_until_) c_.loop.at(now + kUpCheck, [this](Nanos t) { check(t); });
   }
 
   Offer wait(Device& d, Offer why) {
@@ -401,7 +402,7 @@ class KafkaSink final : public Sink {
   std::vector<std::uint32_t> waiting_, waking_;
   std::uint64_t outstanding_ = 0, completed_ = 0;
   Nanos now_ = 0;
-  bool checking_ = false;
+  Nanos check_until_ = 0;
   std::unique_ptr<kafka::Consumers> consumers_;
 };
 
