@@ -162,9 +162,11 @@ for row in rows:
 #   broker_cost.py nats: the NATS sink's cost in the tool and in one private nats-server (and,
 #     when the npm package nats is installed, nats.js's bench beside the tool);
 #   broker_cost.py amqp: the AMQP sink's cost in the tool and in one private RabbitMQ node, and
-#     the highest confirmed rate (a closed loop).
+#     the highest confirmed rate (a closed loop);
+#   broker_cost.py kafka: the Kafka sink's cost against librdkafka's mock cluster (the tests'),
+#     and the highest delivered rate.
 for script, *args in (("http_vs_wrk.py",), ("broker_cost.py", "mqtt"), ("broker_cost.py", "nats"),
-                      ("broker_cost.py", "amqp")):
+                      ("broker_cost.py", "amqp"), ("broker_cost.py", "kafka")):
     name = " ".join([script[:-3], *args])
     print()
     try:

@@ -92,6 +92,9 @@ ConfPtr consumer_conf(const Options& o, const std::string& group) {
   // A broker answers a fetch when data arrives; the mock cluster waits out fetch.wait.max.ms
   // (500 ms) first, which would show as end-to-end latency.
   set(conf.get(), "--consumers", "fetch.wait.max.ms", "10");
+  // The consumers ask for the topics before the producers' first message: a cluster that
+  // auto-creates topics creates them then, as it would for the producers.
+  set(conf.get(), "--consumers", "allow.auto.create.topics", "true");
   for (const auto& [name, value] : o.kafka.properties)
     if (connection_property(name)) set(conf.get(), "-X", name, value);
   return conf;

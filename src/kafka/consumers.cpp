@@ -25,6 +25,31 @@ using PartitionsPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, Partition
 
 int timeout_ms(const Options& o) { return int(std::min<Nanos>(o.connect_timeout, 60 * kSecond) / kMilli); }
 
+// One topic's metadata. A topic being auto-created answers UNKNOWN_TOPIC_OR_PART or
+// LEADER_NOT_AVAILABLE at first: asked again until it has partitions or the time is up.
+const rd_kafka_metadata_t* topic_metadata(rd_kafka_t* rk, const std::string& name, int wait_ms) {
+  const auto until = monotonic_now() + Nanos(wait_ms) * kMilli;
+  for (;;) {
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, name.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, wait_ms);
+    rd_kafka_topic_destroy(t);
+    if (err)
+      throw std::runtime_error(fmt::format("--consumers: no metadata for topic \"{}\": {}", name,
+                                           rd_kafka_err2str(err)));
+    const auto* mt = md->topic_cnt == 1 ? &md->topics[0] : nullptr;
+    if (mt && !mt->err && mt->partition_cnt > 0) return md;
+    const auto why = mt ? mt->err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    rd_kafka_metadata_destroy(md);
+    if (monotonic_now() >= until)
+      throw std::runtime_error(fmt::format(
+          "--consumers: topic \"{}\" cannot be read: {} (create it first, or let the cluster "
+          "auto-create topics)",
+          name, rd_kafka_err2str(why)));
+    usleep(100'000);
+  }
+}
+
 }  // namespace
 
 struct Consumer final : IoHandler {
@@ -88,6 +113,7 @@ void Consumer::on_io(std::uint32_t, Nanos now) {
 
 Consumers::Consumers(SinkContext& c, const std::vector<std::string>& topics)
     : impl_(std::make_unique<Impl>(c, E2eTracker::subscribers_on(c))) {
+  if (impl_->consumers.empty()) return;  // a worker without devices
   const int wait = timeout_ms(c.options);
   std::vector<PartitionsPtr> lists;
   for (std::size_t i = 0; i < impl_->consumers.size(); ++i) {
@@ -105,26 +131,12 @@ Consumers::Consumers(SinkContext& c, const std::vector<std::string>& topics)
   rd_kafka_t* ask = impl_->consumers.front().rk.get();
   std::size_t next = 0;
   for (const auto& name : topics) {
-    rd_kafka_topic_t* t = rd_kafka_topic_new(ask, name.c_str(), nullptr);
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(ask, 0, t, &md, wait);
-    rd_kafka_topic_destroy(t);
-    if (err)
-      throw std::runtime_error(fmt::format("--consumers: no metadata for topic \"{}\": {}", name,
-                                           rd_kafka_err2str(err)));
-    const rd_kafka_metadata_topic_t* mt = md->topic_cnt == 1 ? &md->topics[0] : nullptr;
-    if (!mt || mt->err || mt->partition_cnt == 0) {
-      const auto why = mt ? mt->err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-      rd_kafka_metadata_destroy(md);
-      throw std::runtime_error(fmt::format(
-          "--consumers: topic \"{}\" cannot be read: {} (create it first, or let the cluster "
-          "auto-create topics)",
-          name, rd_kafka_err2str(why)));
-    }
+    const rd_kafka_metadata_t* md = topic_metadata(ask, name, wait);
+    const rd_kafka_metadata_topic_t* mt = &md->topics[0];
     for (int p = 0; p < mt->partition_cnt; ++p) {
       const std::int32_t id = mt->partitions[p].id;
       std::int64_t low = 0, high = 0;
-      err = rd_kafka_query_watermark_offsets(ask, name.c_str(), id, &low, &high, wait);
+      const auto err = rd_kafka_query_watermark_offsets(ask, name.c_str(), id, &low, &high, wait);
       if (err) {
         rd_kafka_metadata_destroy(md);
         throw std::runtime_error(fmt::format("--consumers: no end offset for {}[{}]: {}", name,
