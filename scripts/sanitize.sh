@@ -12,6 +12,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 export LT_SANITIZED=1
+export LT_SANITIZER=$kind  # some tests cannot run under one of them (test_kafka.py says why)
 cd "$dir"
 # The harness tests (test_*_harness.py) check the Python harnesses against the real servers and
 # run no code of ours: they run once, in the normal build's suite, not again per sanitizer.

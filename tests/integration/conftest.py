@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("LT_BINARY", str(ROOT / "build" / "load-tester"))
 # Under sanitizers everything is several times slower: tests scale their load down.
 SANITIZED = bool(os.environ.get("LT_SANITIZED"))
+SANITIZER = os.environ.get("LT_SANITIZER", "")  # "address" or "thread" under scripts/sanitize.sh
 
 
 def free_port(kind=socket.SOCK_STREAM):

@@ -9,9 +9,17 @@ import time
 
 import pytest
 
-from conftest import Run, SANITIZED, assert_usage_error, free_port, run_tool, start_tool
+from conftest import Run, SANITIZED, SANITIZER, assert_usage_error, free_port, run_tool, start_tool
 
 SCALE = 0.2 if SANITIZED else 1.0
+
+# Debian's librdkafka starts its threads with C11 thrd_create, which GCC 12's ThreadSanitizer
+# does not intercept: the first allocation on such a thread crashes inside the TSan runtime
+# (seen: SIGSEGV in SizeClassAllocator64LocalCache::Allocate from getaddrinfo on rdk:broker-1).
+# Tests that start a producer or consumer therefore run in the normal and ASan+UBSan builds only;
+# option checks, which start no librdkafka thread, run under TSan too.
+producing = pytest.mark.skipif(SANITIZER == "thread",
+                               reason="librdkafka's C11 threads crash GCC 12's TSan runtime")
 
 
 def summary(run):
@@ -48,6 +56,7 @@ def accounted(run):
     return run.counters["completed"] + failed + run.counters["lost"]
 
 
+@producing
 def test_100_devices_at_100_delivered_equals_sent_and_kcat_reads_them_all(tmp, kafka):
     rate = int(100 * SCALE)
     run = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--topic", "must-show",
@@ -73,6 +82,7 @@ def test_100_devices_at_100_delivered_equals_sent_and_kcat_reads_them_all(tmp, k
     assert len({p for ps in partitions.values() for p in ps}) > 1  # spread over partitions
 
 
+@producing
 def test_consumers_read_every_message_once_across_workers(tmp, kafka):
     rate = int(100 * SCALE)
     run = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--topic", "e2e",
@@ -88,6 +98,7 @@ def test_consumers_read_every_message_once_across_workers(tmp, kafka):
     assert "end to end  received" in run.stdout and "lost 0  duplicates 0" in run.stdout
 
 
+@producing
 def test_consumers_start_at_the_end_of_a_topic_with_history(tmp, kafka):
     # A first run fills the topic; the second run's consumers must not count it.
     first = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--topic", "again",
@@ -100,6 +111,7 @@ def test_consumers_start_at_the_end_of_a_topic_with_history(tmp, kafka):
     assert c["e2e_received"] == c["sent"] == 1000 and c["e2e_duplicates"] == 0, summary(run)
 
 
+@producing
 def test_retriable_broker_errors_are_retried_and_delivered(tmp, kafka):
     def inject():
         kafka.errors("Produce", 10, "LEADER_NOT_AVAILABLE")
@@ -115,6 +127,7 @@ def test_retriable_broker_errors_are_retried_and_delivered(tmp, kafka):
     assert run.result["histograms"]["latency"]["max"] >= 50_000_000  # retry.backoff.ms is 100
 
 
+@producing
 def test_non_retriable_errors_are_counted_by_code(tmp, kafka):
     run, _ = run_during(tmp, kafka, ["--topic", "denied", "--devices", "20", "--msg", "50",
                                      "--duration", "4s"], 1.5,
@@ -131,6 +144,7 @@ def test_non_retriable_errors_are_counted_by_code(tmp, kafka):
     assert "by code" in out
 
 
+@producing
 def test_a_broker_down_and_back_delays_but_loses_nothing(tmp, kafka):
     def outage():
         kafka.down(1)
@@ -150,6 +164,7 @@ def test_a_broker_down_and_back_delays_but_loses_nothing(tmp, kafka):
     assert "_TRANSPORT" in err
 
 
+@producing
 def test_all_brokers_down_messages_time_out_and_the_run_ends(tmp, kafka):
     run, took = run_during(tmp, kafka, ["--topic", "dark", "--devices", "20", "--msg", "50",
                                         "--duration", "6s", "-X", "message.timeout.ms=1500"], 2,
@@ -163,6 +178,7 @@ def test_all_brokers_down_messages_time_out_and_the_run_ends(tmp, kafka):
     assert c["sent"] + c["missed"] == 6000 and c["sent"] == accounted(run), c
 
 
+@producing
 def test_cluster_down_at_start_counts_refusals_and_exits_1(tmp):
     port = free_port()
     t0 = time.monotonic()
@@ -176,6 +192,7 @@ def test_cluster_down_at_start_counts_refusals_and_exits_1(tmp):
     assert "Connection refused" in run.stderr and len(run.stderr.splitlines()) <= 3
 
 
+@producing
 def test_cluster_killed_mid_run_no_crash_no_hang(tmp, kafka):
     run, took = run_during(tmp, kafka, ["--topic", "killed", "--devices", "20", "--msg", "50",
                                         "--duration", "5s"], 2, kafka.kill)
@@ -188,6 +205,7 @@ def test_cluster_killed_mid_run_no_crash_no_hang(tmp, kafka):
     assert c["lost"] > 0 and c["completed"] >= 1500, c
 
 
+@producing
 def test_interrupt_writes_complete_results(tmp, kafka):
     proc, json_path = start_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap,
                                        "--devices", "10", "--msg", "100", "--duration", "0",
@@ -202,6 +220,7 @@ def test_interrupt_writes_complete_results(tmp, kafka):
     assert c["sent"] > 0 and c["sent"] == accounted(run), c
 
 
+@producing
 def test_producers_acks_and_properties(tmp, kafka):
     run = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--topic", "tuned-{device}",
                          "--devices", "12", "--msg", "100", "--duration", "2s", "--producers", "3",
@@ -216,6 +235,7 @@ def test_producers_acks_and_properties(tmp, kafka):
     assert len(kcat_keys(kafka.bootstrap, "tuned-7", 200)) == 200
 
 
+@producing
 def test_closed_loop(tmp, kafka):
     run = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--devices", "10",
                          "--rate", "max", "--inflight", "50", "--duration", "2s", "--quiet"])
