@@ -44,6 +44,7 @@ packages=(
   nats-server
   rabbitmq-server amqp-tools
   librdkafka-dev kcat
+  openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,15 +4,25 @@
 
 #include <csignal>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/options.hpp"
 #include "engine/run.hpp"
+#include "results/compare.hpp"
+#include "results/merge.hpp"
 #include "serve/serve.hpp"
 
 int main(int argc, char** argv) {
   // A closed stdout (| head) must not kill the run before its result files are written.
   std::signal(SIGPIPE, SIG_IGN);
   try {
+    // Commands on result files take no run options.
+    const std::string command = argc > 1 ? argv[1] : "";
+    if (command == "merge" || command == "compare") {
+      const std::vector<std::string> args(argv + 2, argv + argc);
+      return command == "merge" ? lt::run_merge(args, stdout) : lt::run_compare(args, stdout);
+    }
     std::string text;
     const lt::Options options = lt::parse_options(argc, argv, &text);
     switch (options.command) {

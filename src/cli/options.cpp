@@ -13,6 +13,7 @@
 
 #include "cli/amqp_flags.hpp"
 #include "cli/kafka_flags.hpp"
+#include "cli/placement.hpp"
 #include "cli/broker_flags.hpp"
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
@@ -170,6 +171,7 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   add_nats_flags(f);
   add_amqp_flags(f, app, o);
   add_kafka_flags(f);
+  add_placement_flags(f);
 }
 
 void validate_run(Flags& f, Options& o) {
@@ -249,6 +251,7 @@ void validate_run(Flags& f, Options& o) {
   }
   f.path("--json", o.json_path);
   f.path("--hdr-log", o.hdr_log_path);
+  validate_placement(f, o, [](const char* name) { return std::getenv(name); });
 }
 
 void add_serve_flags(Flags& f, CLI::App& app, Options& o) {
@@ -340,7 +343,10 @@ Options parse_options(int argc, const char* const* argv, std::string* text) {
   app.allow_extras();  // unknown flags are reported below in our own words
   app.set_help_flag("-h,--help", "print this help");
   if (!serve)
-    app.footer("Commands: run (default), serve. Single-dash long flags (-devices 10) work too.");
+    app.footer(
+        "Commands: run (default), serve, merge r0.json r1.json ... [-o all.json], compare "
+        "base.json new.json [--fail-if 'p99>+10%']. Single-dash long flags (-devices 10) work "
+        "too.");
   bool version = false;
   app.add_flag("--version", version, "print the version");
   app.add_flag("-v,--verbose", o.verbose, "more detail");
@@ -408,7 +414,7 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) + describe_kafka(o) +
+  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) + describe_kafka(o) + describe_placement(o) +
        describe_broker(o) + describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;

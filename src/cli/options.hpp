@@ -149,6 +149,13 @@ struct Options {
   std::optional<Rate> connect_rate;     // new connections per second; none = all at once
   std::vector<std::string> source_ips;  // local addresses, device d uses [d % size]
 
+  // Distributed runs: this process is rank `rank` of `size`, each with the same options, which
+  // describe the whole test; it takes devices rank, rank + size, ... (see src/cli/placement).
+  std::uint32_t rank = 0;
+  std::uint32_t size = 1;
+  std::string placement = "";       // where rank and size came from ("", "--rank", "OMPI_...")
+  std::optional<Nanos> start_at;    // wall-clock start (Unix ns) every rank waits for
+
   // Reporting
   Nanos update = 1 * kSecond;
   std::string json_path;
@@ -162,8 +169,12 @@ struct Options {
   bool port_given = false;  // serve defaults to 18000 too, but 0 asks for a free port
   ServeFaults faults;
 
-  // Total messages per second across all devices.
+  // Total messages per second across all devices (of every rank).
   Rate total_rate() const { return rate ? *rate : msg.times(devices); }
+  // Devices of this rank: ids d with d mod size == rank.
+  std::uint64_t local_devices() const { return (devices - rank + size - 1) / size; }
+  // This rank's share of the total rate (the whole of it without ranks).
+  Rate local_rate() const { return size == 1 ? total_rate() : msg.times(local_devices()); }
 };
 
 // Thrown by parsing/validation only (never on the hot path): the message names the flag and the

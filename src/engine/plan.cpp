@@ -101,26 +101,31 @@ unsigned worker_count(const Options& o) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     w = loopback_target(target_host(o)) ? std::max(1u, cores - 1) : cores;
   }
-  return unsigned(std::min<std::uint64_t>(w, o.devices));
+  return unsigned(std::min<std::uint64_t>(w, o.local_devices()));
 }
 
 std::vector<WorkerShard> make_shards(const Options& o, unsigned workers) {
   std::vector<WorkerShard> shards;
+  // Device d belongs to rank d mod size, and within the rank to worker (d / size) mod workers:
+  // worker w of rank r owns r + size * w, then every size * workers-th id after it. Over all
+  // ranks and workers that is every device exactly once, with the single machine's schedule.
+  const std::uint64_t stride = std::uint64_t(o.size) * workers;
   for (unsigned w = 0; w < workers; ++w) {
-    const std::uint64_t n = (o.devices - w + workers - 1) / workers;
-    shards.push_back(WorkerShard{w, workers, std::uint32_t(n)});
+    const std::uint64_t first = o.rank + std::uint64_t(o.size) * w;
+    const std::uint64_t n = first < o.devices ? (o.devices - first + stride - 1) / stride : 0;
+    shards.push_back(WorkerShard{first, stride, std::uint32_t(n)});
   }
   return shards;
 }
 
 void ensure_fd_limit(const Options& o) {
-  const std::uint64_t need = o.devices + kSpareFds;
+  const std::uint64_t need = o.local_devices() + kSpareFds;
   const rlimit lim = raise_fd_limit(need);
   if (lim.rlim_cur < need)
     throw UsageError{fmt::format(
         "--devices: {} connections need {} file descriptors but the limit is {} (hard limit {}); "
         "use at most {} devices or raise the limit (ulimit -n)",
-        o.devices, need, lim.rlim_cur, lim.rlim_max,
+        o.local_devices(), need, lim.rlim_cur, lim.rlim_max,
         lim.rlim_cur > kSpareFds ? lim.rlim_cur - kSpareFds : 0)};
 }
 
@@ -133,8 +138,17 @@ void print_plan(std::FILE* out, const Options& o) {
     fmt::print(out, "plan: kafka to brokers {}\n", o.kafka.brokers);
   else
     fmt::print(out, "plan: {} to {}:{}{}\n", o.sink, o.hostname, o.port, o.echo ? " (echo)" : "");
-  fmt::print(out, "  devices      {} over {} workers ({} to {} per worker)\n", o.devices, workers,
-             shards.back().devices, shards.front().devices);
+  if (o.size > 1)
+    fmt::print(out,
+               "  rank         {} of {} (from {}): devices {}, {}, ... of {}; {} of the {}/s in "
+               "total\n",
+               o.rank, o.size, o.placement, o.rank, o.rank + o.size, o.devices,
+               format_rate(o.local_rate().per_second()), format_rate(o.total_rate().per_second()));
+  fmt::print(out, "  devices      {} over {} workers ({} to {} per worker)\n", o.local_devices(),
+             workers, shards.back().devices, shards.front().devices);
+  if (o.start_at)
+    fmt::print(out, "  start at     {} (Unix {}.{:09} s), after connecting\n",
+               format_utc(*o.start_at), *o.start_at / kSecond, *o.start_at % kSecond);
   if (o.sink == "http")
     fmt::print(out, "  request      {} {}{} ({} B body, pipeline {})\n", o.http.method,
                o.tls.enabled ? "https " : "", o.http.target, o.http.body.size(), o.http.pipeline);

@@ -18,6 +18,7 @@
 #include "net/tls.hpp"
 #include "report/atomic_file.hpp"
 #include "report/console.hpp"
+#include "report/format.hpp"
 #include "report/result_json.hpp"
 #include "sinks/registry.hpp"
 
@@ -121,6 +122,7 @@ IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos upd
   p.latency_max = r.data.latency.max();
   p.lateness_p99 = r.data.lateness.value_at_percentile(99);
   p.connected = r.connected;
+  p.latency_hdr = r.data.latency.encode_base64();
   return p;
 }
 
@@ -181,19 +183,35 @@ int run_load(const Options& o) {
   for (;;) {
     std::uint64_t settled = 0;
     for (auto& w : workers) settled += w->settled();
-    if (settled >= o.devices || clock.now() - last_open >= o.connect_timeout) break;
+    if (settled >= o.local_devices() || clock.now() - last_open >= o.connect_timeout) break;
     if (signals.wait(kMilli)) break;
   }
-  const Nanos origin = clock.now() + kStartLead;
+  Nanos origin = clock.now() + kStartLead, send_from = 0;
   run.start_unix_ns = realtime_now() + kStartLead;
+  if (o.start_at && !signals.seen()) {
+    // Every rank waits for the same wall-clock instant, then runs on its own monotonic clock.
+    // A rank already past it starts from it anyway and counts what it missed.
+    // Woken up to 2 leads before it (a wake-up overshoots), the workers then wait the rest.
+    while (!signals.seen() && *o.start_at - realtime_now() > 2 * kStartLead)
+      signals.wait(std::min<Nanos>(*o.start_at - realtime_now() - 2 * kStartLead, 50 * kMilli));
+    const Nanos mono_now = clock.now(), real_now = realtime_now();
+    origin = mono_now + (*o.start_at - real_now);
+    run.start_unix_ns = *o.start_at;
+    run.start_late_ns = std::max<Nanos>(0, real_now + kStartLead - *o.start_at);
+    if (run.start_late_ns > 0) {
+      send_from = mono_now + kStartLead;
+      fmt::print(stderr, "load-tester: started {} after --start-at: what was due is missed\n",
+                 format_duration(run.start_late_ns));
+    }
+  }
   run.connect_phase = origin - connect_start;
   run.connected_at_start = connected();
   run.rss_connected_kib = resident_kib();
   if (o.verbose)
     fmt::print(stderr, "options: {}\nconnected {}/{} devices in {:.1f} ms; starting\n",
-               describe_options(o), run.connected_at_start, o.devices,
+               describe_options(o), run.connected_at_start, o.local_devices(),
                double(run.connect_phase) / 1e6);
-  for (auto& w : workers) w->begin(origin);
+  for (auto& w : workers) w->begin(origin, send_from);
   if (files.log)
     files.log->write_header(run.start_unix_ns,
                             fmt::format("load-tester {} {} devices", o.sink, o.devices));
@@ -230,7 +248,7 @@ int run_load(const Options& o) {
         files.log->write_interval("service", p.start, length, r->data.service);
         files.log->write_interval("lateness", p.start, length, r->data.lateness);
       }
-      if (!o.quiet && p.length > 0) print_progress(stdout, run, p, o.devices);
+      if (!o.quiet && p.length > 0) print_progress(stdout, run, p, o.local_devices());
       run.intervals.push_back(std::move(p));
     }
   }

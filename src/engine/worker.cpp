@@ -62,6 +62,7 @@ void Worker::run(Nanos connect_origin) {
                       shard_.stride,         shard_.devices,   options_.arrival == Arrival::Poisson,
                       options_.seed};
   schedule_ = std::make_unique<Schedule>(shape, origin_ns_);
+  skip_missed(send_from_.load(std::memory_order_relaxed));
   const Nanos end = options_.duration > 0 ? origin_ns_ + options_.duration : INT64_MAX;
   Nanos boundary = origin_ns_ + options_.update;
 
@@ -138,6 +139,17 @@ Nanos Worker::connect_time(Nanos connect_origin, std::uint32_t local) const {
   if (!options_.connect_rate) return connect_origin;
   const std::uint64_t g = shard_.first_device + std::uint64_t(local) * shard_.stride;
   return connect_origin + options_.connect_rate->tick_offset(g);
+}
+
+void Worker::skip_missed(Nanos send_from) {
+  if (send_from <= origin_ns_ || options_.closed_loop) return;
+  const Nanos end = options_.duration > 0 ? origin_ns_ + options_.duration : INT64_MAX;
+  for (;;) {
+    const Tick& t = schedule_->peek();
+    if (t.intended >= send_from || t.intended >= end) return;
+    recorder_.count(Counter::Missed);
+    schedule_->advance();
+  }
 }
 
 void Worker::dispatch(Nanos upto, Nanos now, Nanos end) {

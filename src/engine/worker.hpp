@@ -45,7 +45,10 @@ class Worker final : private SinkEvents {
   // --- called from the reporter thread ---
   std::uint32_t settled() const { return settled_.load(std::memory_order_acquire); }
   std::uint32_t connected() const { return connected_.load(std::memory_order_acquire); }
-  void begin(Nanos origin) {
+  // `send_from` > origin: a late start (--start-at passed before this process was ready); the
+  // ticks due before it are counted missed, never sent in a burst.
+  void begin(Nanos origin, Nanos send_from = 0) {
+    send_from_.store(send_from, std::memory_order_relaxed);
     origin_.store(origin, std::memory_order_release);
     loop_.wake();
   }
@@ -68,6 +71,8 @@ class Worker final : private SinkEvents {
  private:
   void ready(std::uint32_t local, Nanos now) override;
   Nanos connect_time(Nanos connect_origin, std::uint32_t local) const;
+  // Counts the ticks due before `send_from` missed (a late start) and moves past them.
+  void skip_missed(Nanos send_from);
   // Offers every tick due at or before `upto` (and before `end`), sending at `now`.
   void dispatch(Nanos upto, Nanos now, Nanos end);
   void deliver(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos now);
@@ -98,6 +103,7 @@ class Worker final : private SinkEvents {
   std::atomic<std::uint32_t> settled_{0};
   std::atomic<std::uint32_t> connected_{0};
   std::atomic<Nanos> origin_{0};
+  std::atomic<Nanos> send_from_{0};
   std::atomic<bool> stop_{false};
   std::atomic<Nanos> dispatch_end_{0};
   std::mutex mailbox_mutex_;

@@ -61,6 +61,11 @@ void print_summary(std::FILE* out, const RunResult& run) {
              o.closed_loop ? "closed loop" : format_rate(target) + " total",
              http ? "body" : "payload", o.payload, run.workers,
              run.interrupted ? ", INTERRUPTED" : "");
+  if (o.size > 1)
+    fmt::print(out, "  rank        {} of {}: {} of the {} devices, {} of the {} total{}\n", o.rank,
+               o.size, o.local_devices(), o.devices, format_rate(run.target_rate()),
+               format_rate(o.total_rate().per_second()),
+               run.start_late_ns ? ", started " + format_duration(run.start_late_ns) + " late" : "");
   if (http)
     fmt::print(out, "  request     {} {} (pipeline {})\n", o.http.method, o.http.target,
                o.http.pipeline);
@@ -110,7 +115,7 @@ void print_summary(std::FILE* out, const RunResult& run) {
   fmt::print(out,
              "  connections connected at start {}/{}  connects {}  reconnects {}  "
              "disconnects {}\n",
-             run.connected_at_start, o.devices, c[Counter::Connects], c[Counter::Reconnects],
+             run.connected_at_start, o.local_devices(), c[Counter::Connects], c[Counter::Reconnects],
              c[Counter::Disconnects]);
   if (run.phase_connects > 1) {
     fmt::print(out, "  connecting  {} established in {}", run.phase_connects,

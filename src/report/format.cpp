@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <ctime>
 
 namespace lt {
 
@@ -21,4 +22,12 @@ std::string format_rate(double r) {
   return fmt::format("{:.2f}/s", r);
 }
 
+
+std::string format_utc(Nanos unix_ns) {
+  const std::time_t t = std::time_t(unix_ns / kSecond);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ns % kSecond / kMilli);
+}
 }  // namespace lt

@@ -112,7 +112,8 @@ json result_to_json(const RunResult& run) {
                          {"latency_p50_ns", p.latency_p50},
                          {"latency_p99_ns", p.latency_p99},
                          {"latency_max_ns", p.latency_max},
-                         {"lateness_p99_ns", p.lateness_p99}});
+                         {"lateness_p99_ns", p.lateness_p99},
+                         {"latency_hdr", p.latency_hdr}});
   }
   return json{{"tool", "load-tester"},
               {"version", LT_VERSION},
@@ -135,8 +136,12 @@ json result_to_json(const RunResult& run) {
                 {"rss_connected_kib", run.rss_connected_kib},
                 {"cpu_seconds", run.cpu_seconds},
                 {"workers", run.workers},
-                {"rank", 0},
-                {"size", 1}}},
+                {"rank", o.rank},
+                {"size", o.size},
+                {"devices", o.local_devices()},
+                {"placement", o.placement},
+                {"start_at_unix_ns", o.start_at ? json(*o.start_at) : json()},
+                {"start_late_ns", run.start_late_ns}}},
               {"rate",
                {{"target", o.closed_loop ? json() : json(run.target_rate())},
                 {"closed_loop", o.closed_loop},

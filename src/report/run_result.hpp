@@ -19,6 +19,7 @@ struct IntervalPoint {
   std::int64_t latency_p50 = 0, latency_p99 = 0, latency_max = 0;
   std::int64_t lateness_p99 = 0;
   std::uint32_t connected = 0;  // devices connected when the interval closed
+  std::string latency_hdr;      // the interval's latency histogram, encoded: merges stay exact
 };
 
 struct RunResult {
@@ -26,6 +27,7 @@ struct RunResult {
   std::string target;  // address actually used
   unsigned workers = 0;
   Nanos start_unix_ns = 0;  // wall-clock time of the origin
+  Nanos start_late_ns = 0;  // --start-at: how long after it this process could start
   Nanos connect_phase = 0;  // from first connect to the origin
   std::uint32_t connected_at_start = 0;
   // Connections established in the connect phase, and the span from the first to the last.
@@ -48,9 +50,9 @@ struct RunResult {
   Recorder total;
   std::vector<IntervalPoint> intervals;
 
-  // 0 for a closed loop (--rate max), which has no target.
+  // 0 for a closed loop (--rate max), which has no target. This process's share of it.
   double target_rate() const {
-    return options->closed_loop ? 0.0 : options->total_rate().per_second();
+    return options->closed_loop ? 0.0 : options->local_rate().per_second();
   }
   double achieved_rate() const {
     return elapsed > 0 ? double(total.counters[Counter::Sent]) * double(kSecond) / double(elapsed)

@@ -74,6 +74,17 @@ int serve_with(const Options& o) {
                         {"dropped", s.dropped},
                         {"stalls", s.stalls},
                         {"peer_addresses", s.peer_addresses}};
+    std::uint64_t seen = 0, fewest = UINT64_MAX, most = 0;
+    for (std::uint32_t n : s.per_device)
+      if (n) {
+        ++seen;
+        fewest = std::min<std::uint64_t>(fewest, n);
+        most = std::max<std::uint64_t>(most, n);
+      }
+    j["devices_seen"] = seen;  // wire frames only: 0 for http
+    j["device_messages_min"] = seen ? fewest : 0;
+    j["device_messages_max"] = most;
+    j["untracked_devices"] = s.untracked_devices;
     fmt::print(json.stream(), "{}\n", j.dump(2));
     if (!json.commit(error)) {
       fmt::print(stderr, "load-tester serve: --json: {}\n", error);

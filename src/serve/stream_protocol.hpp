@@ -24,6 +24,10 @@ class Replies {
   EchoQueue& out;  // what the connection owes its peer, in stream order
 
   void unit() { ++stats_.messages; }
+  void unit_of(std::uint32_t device) {
+    ++stats_.messages;
+    stats_.device_message(device);
+  }
   void malformed() { ++stats_.malformed; }
   // The bytes of `out` up to stream offset `end` answer a unit read now: with --delay they
   // become sendable after their own delay (never before the bytes ahead of them).

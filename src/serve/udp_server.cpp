@@ -100,7 +100,10 @@ class UdpServer final : public SinkServer {
         stats_.bytes += len;
         ++stats_.messages;
         const unsigned char* p = bufs.data() + i * kMaxDatagram;
-        if (len < kWireHeaderSize || wire_length(p) != len) ++stats_.malformed;
+        if (len < kWireHeaderSize || wire_length(p) != len)
+          ++stats_.malformed;
+        else
+          stats_.device_message(read_wire_header(p)->device);
         iovs[i].iov_len = len;  // echo exactly what came
         if (route(i, now)) {
           if (answer != i) {

@@ -1,5 +1,6 @@
 // The built-in server's side of the tcp sink's wire frames: count them, echo them (--echo).
 #include <algorithm>
+#include <cstring>
 
 #include "serve/stream_protocol.hpp"
 #include "sinks/wire_header.hpp"
@@ -25,7 +26,7 @@ class WireProtocol final : public StreamProtocol {
         n -= take;
         offset += take;
         if (frame_left_ == 0) {
-          replies.unit();
+          replies.unit_of(device_);
           if (echo_) replies.answered(offset);
         }
         continue;
@@ -33,21 +34,29 @@ class WireProtocol final : public StreamProtocol {
       header_[header_have_++] = *p++;
       --n;
       ++offset;
-      if (header_have_ < 4) continue;
-      header_have_ = 0;
-      const std::uint32_t len = wire_length(header_);
-      if (len < kWireHeaderSize || len > kMaxWireMessage) {
-        replies.malformed();  // resynchronising is impossible on a stream: count and skip on
-        continue;
+      if (header_have_ == 4) {
+        const std::uint32_t len = wire_length(header_);
+        if (len < kWireHeaderSize || len > kMaxWireMessage) {
+          header_have_ = 0;
+          replies.malformed();  // resynchronising is impossible on a stream: count and skip on
+          continue;
+        }
+        length_ = len;
       }
-      frame_left_ = len - 4;
+      if (header_have_ < kHeadKept) continue;
+      // Length and device id read: the rest of the frame is only counted (and echoed).
+      header_have_ = 0;
+      std::memcpy(&device_, header_ + 4, sizeof device_);
+      frame_left_ = length_ - kHeadKept;
     }
     return true;
   }
 
  private:
   bool echo_;
-  unsigned char header_[4];  // partial length field of the current frame
+  static constexpr std::uint32_t kHeadKept = 8;  // u32 length, u32 device
+  unsigned char header_[kHeadKept];  // the current frame's first bytes, as they come
+  std::uint32_t length_ = 0, device_ = 0;
   std::uint32_t header_have_ = 0;
   std::uint64_t frame_left_ = 0;  // bytes of the current frame still to come
 };
