@@ -85,7 +85,9 @@ std::string describe_broker(const Options& o) {
   if (!a.password_file.empty()) s += " " + shell_word("--password-file=" + a.password_file);
   if (!a.token_file.empty()) s += " " + shell_word("--token-file=" + a.token_file);
   if (o.subscribers)
-    s += fmt::format(" --{}={}", o.sink == "amqp" || o.sink == "kafka" ? "consumers" : "subscribers", o.subscribers);
+    s +=
+        fmt::format(" --{}={}", o.sink == "amqp" || o.sink == "kafka" ? "consumers" : "subscribers",
+                    o.subscribers);
   if (o.persistent) s += " --persistent";
   return s;
 }

@@ -61,9 +61,10 @@ void validate_kafka(Flags& f, Options& o) {
   // librdkafka opens the broker connections, not the devices.
   for (const char* name : {"--source-ip", "--connect-rate"})
     if (f.given(name))
-      throw UsageError{fmt::format("{}: not used by --sink kafka (producers connect to the "
-                                   "brokers; see -X broker.address.family, socket.*)",
-                                   name)};
+      throw UsageError{
+          fmt::format("{}: not used by --sink kafka (producers connect to the "
+                      "brokers; see -X broker.address.family, socket.*)",
+                      name)};
   KafkaOptions& k = o.kafka;
   if (f.given("--brokers")) k.brokers = f.raw("--brokers");
   check_brokers(f, k.brokers);
@@ -73,8 +74,7 @@ void validate_kafka(Flags& f, Options& o) {
   if (!topic) throw UsageError{fmt::format("--topic: {}, got \"{}\"", why, k.topic)};
   const std::string longest = topic->expand(o.devices - 1, 9999);
   if (longest.empty() || longest.size() > kMaxTopic ||
-      !std::all_of(longest.begin(), longest.end(), topic_char) || longest == "." ||
-      longest == "..")
+      !std::all_of(longest.begin(), longest.end(), topic_char) || longest == "." || longest == "..")
     throw UsageError{fmt::format(
         "--topic: a Kafka topic is 1 to {} of a-z A-Z 0-9 . _ -, got \"{}\"", kMaxTopic, k.topic)};
   if (f.given("--key")) k.key = f.raw("--key");
@@ -88,7 +88,8 @@ void validate_kafka(Flags& f, Options& o) {
   for (const auto& x : f.values("-X")) {
     const auto eq = x.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw UsageError{fmt::format("-X: expected NAME=VALUE (a librdkafka property), got \"{}\"", x)};
+      throw UsageError{
+          fmt::format("-X: expected NAME=VALUE (a librdkafka property), got \"{}\"", x)};
     std::string name = x.substr(0, eq);
     if (auto flag = kafka::owned_by_flag(name); !flag.empty())
       throw UsageError{fmt::format("-X: {} is set by {}", name, flag)};  // value unshown: a secret
@@ -102,8 +103,9 @@ void validate_kafka(Flags& f, Options& o) {
 std::string describe_kafka(const Options& o) {
   if (o.sink != "kafka") return "";
   const KafkaOptions& k = o.kafka;
-  std::string s = fmt::format(" --brokers={} {} {} --acks={}", k.brokers,
-                              shell_word("--topic=" + k.topic), shell_word("--key=" + k.key), k.acks);
+  std::string s =
+      fmt::format(" --brokers={} {} {} --acks={}", k.brokers, shell_word("--topic=" + k.topic),
+                  shell_word("--key=" + k.key), k.acks);
   if (k.producers) s += fmt::format(" --producers={}", k.producers);
   for (const auto& [name, value] : k.properties) s += " " + shell_word("-X" + name + "=" + value);
   return s;

@@ -414,8 +414,8 @@ std::string describe_options(const Options& o) {
                    o.quiet ? " --quiet" : "");
   if (o.connect_rate) s += " --connect-rate=" + format_exact(*o.connect_rate);
   if (!o.source_ips.empty()) s += fmt::format(" --source-ip={}", fmt::join(o.source_ips, ","));
-  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) + describe_kafka(o) + describe_placement(o) +
-       describe_broker(o) + describe_target(o);
+  s += describe_http(o) + describe_mqtt(o) + describe_nats(o) + describe_amqp(o) +
+       describe_kafka(o) + describe_placement(o) + describe_broker(o) + describe_target(o);
   if (!o.json_path.empty()) s += " --json=" + o.json_path;
   if (!o.hdr_log_path.empty()) s += " --hdr-log=" + o.hdr_log_path;
   return s;

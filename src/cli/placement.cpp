@@ -27,8 +27,8 @@ constexpr Launcher kLaunchers[] = {
 std::uint64_t env_number(const char* name, const char* value, std::uint64_t lo, std::uint64_t hi) {
   auto v = parse_count(value);
   if (!v || *v < lo || *v > hi)
-    throw UsageError{fmt::format("{}: expected a whole number from {} to {}, got \"{}\"", name,
-                                 lo, hi, value)};
+    throw UsageError{
+        fmt::format("{}: expected a whole number from {} to {}, got \"{}\"", name, lo, hi, value)};
   return *v;
 }
 
@@ -67,8 +67,8 @@ std::optional<Nanos> seconds_with_fraction(std::string_view s) {
 
 std::optional<Nanos> parse_rfc3339(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS[.f...](Z|+HH:MM|-HH:MM); 't', ' ' and 'z' as RFC 3339 allows.
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      s[13] != ':' || s[16] != ':')
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
     return std::nullopt;
   std::tm tm{};
   const int year = digits(s, 0, 4), mon = digits(s, 5, 2), day = digits(s, 8, 2),
@@ -190,7 +190,8 @@ void validate_placement(Flags& f, Options& o, const EnvLookup& env) {
 std::string describe_placement(const Options& o) {
   std::string s;
   if (o.size > 1) s += fmt::format(" --rank={} --size={}", o.rank, o.size);
-  if (o.start_at) s += fmt::format(" --start-at={}.{:09}", *o.start_at / kSecond, *o.start_at % kSecond);
+  if (o.start_at)
+    s += fmt::format(" --start-at={}.{:09}", *o.start_at / kSecond, *o.start_at % kSecond);
   return s;
 }
 

@@ -68,8 +68,8 @@ void validate_target(Flags& f, Options& o) {
   }
   for (const char* name : {"--tls", "--ca-file", "--insecure"})
     if (f.given(name) && !speaks_tls(o.sink))
-      throw UsageError{
-          fmt::format("{}: only with a sink that speaks TLS (http, mqtt, nats, amqp, kafka)", name)};
+      throw UsageError{fmt::format(
+          "{}: only with a sink that speaks TLS (http, mqtt, nats, amqp, kafka)", name)};
   if (f.given("--ca-file")) {
     f.path("--ca-file", o.tls.ca_file);
     std::string content, why;

@@ -195,7 +195,8 @@ void print_plan(std::FILE* out, const Options& o) {
                o.inflight);
     for (const auto& [name, value] : k.properties)
       fmt::print(out, "\n               -X {}={}", name, value);
-    if (o.subscribers) fmt::print(out, "\n               {} consumer(s) reading the topics back", o.subscribers);
+    if (o.subscribers)
+      fmt::print(out, "\n               {} consumer(s) reading the topics back", o.subscribers);
     fmt::print(out, "\n");
   }
   if (o.closed_loop) {

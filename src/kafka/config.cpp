@@ -36,8 +36,8 @@ void set_common(rd_kafka_conf_t* conf, const Options& o) {
   else
     rd_kafka_conf_set_log_cb(conf, nullptr);
   if (o.tls.enabled || !o.auth.username.empty()) {
-    const char* protocol = o.tls.enabled ? (o.auth.username.empty() ? "ssl" : "sasl_ssl")
-                                         : "sasl_plaintext";
+    const char* protocol =
+        o.tls.enabled ? (o.auth.username.empty() ? "ssl" : "sasl_ssl") : "sasl_plaintext";
     set(conf, "--tls", "security.protocol", protocol);
   }
   if (!o.tls.ca_file.empty()) set(conf, "--ca-file", "ssl.ca.location", o.tls.ca_file);
@@ -63,10 +63,12 @@ std::string owned_by_flag(const std::string& name) {
       {"acks", "--acks"},
       {"request.required.acks", "--acks"},
       {"sasl.username", "--username"},
-      {"sasl.password", "--password-file or $LT_PASSWORD (secrets are never taken on the command "
-                        "line)"},
-      {"ssl.key.password", "a file named by -X ssl.key.location with an unencrypted key (secrets "
-                           "are never taken on the command line)"},
+      {"sasl.password",
+       "--password-file or $LT_PASSWORD (secrets are never taken on the command "
+       "line)"},
+      {"ssl.key.password",
+       "a file named by -X ssl.key.location with an unencrypted key (secrets "
+       "are never taken on the command line)"},
   }};
   for (const auto& [property, flag] : owned)
     if (name == property) return std::string(flag);

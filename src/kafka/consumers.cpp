@@ -1,9 +1,8 @@
 #include "kafka/consumers.hpp"
 
+#include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <stdexcept>
 
@@ -23,7 +22,9 @@ struct PartitionsDeleter {
 };
 using PartitionsPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionsDeleter>;
 
-int timeout_ms(const Options& o) { return int(std::min<Nanos>(o.connect_timeout, 60 * kSecond) / kMilli); }
+int timeout_ms(const Options& o) {
+  return int(std::min<Nanos>(o.connect_timeout, 60 * kSecond) / kMilli);
+}
 
 // One topic's metadata. A topic being auto-created answers UNKNOWN_TOPIC_OR_PART or
 // LEADER_NOT_AVAILABLE at first: asked again until it has partitions or the time is up.
@@ -139,8 +140,8 @@ Consumers::Consumers(SinkContext& c, const std::vector<std::string>& topics)
       const auto err = rd_kafka_query_watermark_offsets(ask, name.c_str(), id, &low, &high, wait);
       if (err) {
         rd_kafka_metadata_destroy(md);
-        throw std::runtime_error(fmt::format("--consumers: no end offset for {}[{}]: {}", name,
-                                             id, rd_kafka_err2str(err)));
+        throw std::runtime_error(fmt::format("--consumers: no end offset for {}[{}]: {}", name, id,
+                                             rd_kafka_err2str(err)));
       }
       auto& list = lists[next++ % lists.size()];
       rd_kafka_topic_partition_list_add(list.get(), name.c_str(), id)->offset = high;
@@ -162,12 +163,16 @@ Consumers::Consumers(SinkContext& c, const std::vector<std::string>& topics)
   }
 }
 
-Consumers::~Consumers() { impl_->close(); }
+Consumers::~Consumers() {
+  impl_->close();
+}
 
 bool Consumers::behind(std::uint64_t delivered) const {
   return impl_->tracker.received_total() < delivered;
 }
 
-void Consumers::stop(Nanos) { impl_->close(); }
+void Consumers::stop(Nanos) {
+  impl_->close();
+}
 
 }  // namespace lt::kafka

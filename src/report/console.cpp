@@ -62,10 +62,11 @@ void print_summary(std::FILE* out, const RunResult& run) {
              http ? "body" : "payload", o.payload, run.workers,
              run.interrupted ? ", INTERRUPTED" : "");
   if (o.size > 1)
-    fmt::print(out, "  rank        {} of {}: {} of the {} devices, {} of the {} total{}\n", o.rank,
-               o.size, o.local_devices(), o.devices, format_rate(run.target_rate()),
-               format_rate(o.total_rate().per_second()),
-               run.start_late_ns ? ", started " + format_duration(run.start_late_ns) + " late" : "");
+    fmt::print(
+        out, "  rank        {} of {}: {} of the {} devices, {} of the {} total{}\n", o.rank, o.size,
+        o.local_devices(), o.devices, format_rate(run.target_rate()),
+        format_rate(o.total_rate().per_second()),
+        run.start_late_ns ? ", started " + format_duration(run.start_late_ns) + " late" : "");
   if (http)
     fmt::print(out, "  request     {} {} (pipeline {})\n", o.http.method, o.http.target,
                o.http.pipeline);
@@ -115,8 +116,8 @@ void print_summary(std::FILE* out, const RunResult& run) {
   fmt::print(out,
              "  connections connected at start {}/{}  connects {}  reconnects {}  "
              "disconnects {}\n",
-             run.connected_at_start, o.local_devices(), c[Counter::Connects], c[Counter::Reconnects],
-             c[Counter::Disconnects]);
+             run.connected_at_start, o.local_devices(), c[Counter::Connects],
+             c[Counter::Reconnects], c[Counter::Disconnects]);
   if (run.phase_connects > 1) {
     fmt::print(out, "  connecting  {} established in {}", run.phase_connects,
                format_duration(run.phase_connect_span));
@@ -147,8 +148,9 @@ void print_summary(std::FILE* out, const RunResult& run) {
       : mqtt_ack ? (o.mqtt.qos == 1 ? "the broker's PUBACK" : "the broker's PUBCOMP")
       : nats && o.nats.mode == NatsMode::Request ? "the reply"
       : o.sink == "amqp" && o.amqp.confirm       ? "the broker's confirm (basic.ack)"
-      : o.sink == "kafka" ? (o.kafka.acks == "0" ? "the delivery report (acks 0: the request written)"
-                                                 : "the delivery report (acks " + o.kafka.acks + ")")
+      : o.sink == "kafka"
+          ? (o.kafka.acks == "0" ? "the delivery report (acks 0: the request written)"
+                                 : "the delivery report (acks " + o.kafka.acks + ")")
       : nats ? "the message being handed to the kernel; completed counts those a PONG from the "
                "server confirmed"
              : "the message being handed to the kernel";

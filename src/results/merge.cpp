@@ -28,7 +28,8 @@ json test_identity(const json& result) {
 std::string first_difference(const json& a, const json& b) {
   for (const auto& [key, value] : a.items())
     if (!b.contains(key) || b[key] != value)
-      return fmt::format("{}: {} vs {}", key, value.dump(), b.contains(key) ? b[key].dump() : "none");
+      return fmt::format("{}: {} vs {}", key, value.dump(),
+                         b.contains(key) ? b[key].dump() : "none");
   for (const auto& [key, value] : b.items())
     if (!a.contains(key)) return fmt::format("{}: none vs {}", key, value.dump());
   return "";
@@ -46,8 +47,8 @@ void add_into(HdrHistogram& sum, const HdrHistogram& h, const std::string& name,
     throw UsageError{fmt::format(
         "merge: {}: {} has other histogram settings (lowest {}, highest {}, {} significant "
         "figures) than the others (lowest {}, highest {}, {})",
-        name, what, h.lowest(), h.highest(), h.significant_figures(), sum.lowest(),
-        sum.highest(), sum.significant_figures())};
+        name, what, h.lowest(), h.highest(), h.significant_figures(), sum.lowest(), sum.highest(),
+        sum.significant_figures())};
 }
 
 Counters counters_of(const json& j) {
@@ -72,27 +73,27 @@ std::vector<std::size_t> check_parts(const std::vector<json>& parts,
     if (!run["rank"].is_number_unsigned())
       throw UsageError{fmt::format("merge: {} is already a merged result", names[i])};
     if (auto diff = first_difference(identity, test_identity(parts[i])); !diff.empty())
-      throw UsageError{fmt::format("merge: {} is from a different test than {} ({})", names[i],
-                                   names[0], diff)};
+      throw UsageError{
+          fmt::format("merge: {} is from a different test than {} ({})", names[i], names[0], diff)};
     if (run.value("size", std::uint64_t(1)) != size)
       throw UsageError{fmt::format("merge: {} is rank {} of {}, {} of {}", names[i],
                                    run.value("rank", 0), run.value("size", 1), names[0], size)};
     const std::uint64_t rank = run["rank"];
     if (auto [at, fresh] = by_rank.emplace(rank, i); !fresh)
-      throw UsageError{fmt::format("merge: rank {} twice: {} and {}", rank, names[at->second],
-                                   names[i])};
+      throw UsageError{
+          fmt::format("merge: rank {} twice: {} and {}", rank, names[at->second], names[i])};
   }
   for (std::uint64_t r = 0; r < size; ++r)
     if (!by_rank.count(r))
-      throw UsageError{fmt::format("merge: rank {} of {} is missing (got {} file(s))", r, size,
-                                   parts.size())};
+      throw UsageError{
+          fmt::format("merge: rank {} of {} is missing (got {} file(s))", r, size, parts.size())};
   std::vector<std::size_t> order;
   for (const auto& [rank, i] : by_rank) order.push_back(i);
   return order;
 }
 
-const char* const kHistograms[][2] = {{"latency", "latency"}, {"service", "service"},
-                                      {"lateness", "lateness"}, {"connect", "connect"},
+const char* const kHistograms[][2] = {{"latency", "latency"},         {"service", "service"},
+                                      {"lateness", "lateness"},       {"connect", "connect"},
                                       {"tls_handshake", "handshake"}, {"e2e", "e2e"}};
 
 HdrHistogram& member(Recorder& r, std::string_view field) {
@@ -152,7 +153,8 @@ json merge_results(const std::vector<json>& parts, const std::vector<std::string
     const json& r = p["run"];
     run.total.counters.add(counters_of(p["counters"]));
     if (p.contains("error_codes"))
-      for (const auto& [code, n] : p["error_codes"].items()) run.total.codes[code] += n.get<std::uint64_t>();
+      for (const auto& [code, n] : p["error_codes"].items())
+        run.total.codes[code] += n.get<std::uint64_t>();
     for (const auto& [key, field] : kHistograms) {
       const std::string what = std::string("histograms.") + key + ".hdr";
       if (p["histograms"].contains(key))
@@ -160,7 +162,8 @@ json merge_results(const std::vector<json>& parts, const std::vector<std::string
                  names[i], what);
     }
     const std::string target = r.value("target", "");
-    if (std::find(targets.begin(), targets.end(), target) == targets.end()) targets.push_back(target);
+    if (std::find(targets.begin(), targets.end(), target) == targets.end())
+      targets.push_back(target);
     run.workers += r.value("workers", 0u);
     run.start_unix_ns = std::min(run.start_unix_ns, r.value("start_unix_ns", Nanos(0)));
     run.start_late_ns = std::max(run.start_late_ns, r.value("start_late_ns", Nanos(0)));
@@ -168,12 +171,14 @@ json merge_results(const std::vector<json>& parts, const std::vector<std::string
     run.connect_phase = std::max(run.connect_phase, r.value("connect_phase_ns", Nanos(0)));
     run.connected_at_start += r.value("connected_at_start", 0u);
     run.phase_connects += r["connect"].value("established", std::uint64_t(0));
-    run.phase_connect_span = std::max(run.phase_connect_span, r["connect"].value("span_ns", Nanos(0)));
+    run.phase_connect_span =
+        std::max(run.phase_connect_span, r["connect"].value("span_ns", Nanos(0)));
     run.interrupted = run.interrupted || r.value("interrupted", false);
     run.max_rss_kib = std::max(run.max_rss_kib, r.value("max_rss_kib", std::uint64_t(0)));
     run.rss_before_devices_kib =
         std::max(run.rss_before_devices_kib, r.value("rss_before_devices_kib", std::uint64_t(0)));
-    run.rss_connected_kib = std::max(run.rss_connected_kib, r.value("rss_connected_kib", std::uint64_t(0)));
+    run.rss_connected_kib =
+        std::max(run.rss_connected_kib, r.value("rss_connected_kib", std::uint64_t(0)));
     run.cpu_seconds += r.value("cpu_seconds", 0.0);
   }
   run.target = fmt::format("{}", fmt::join(targets, ","));
@@ -189,7 +194,8 @@ json merge_results(const std::vector<json>& parts, const std::vector<std::string
   r["placement"] = "merged";
   r["start_at_unix_ns"] = first["run"].value("start_at_unix_ns", json());
   json from = json::array();
-  for (std::size_t i : order) from.push_back({{"file", names[i]}, {"rank", parts[i]["run"]["rank"]}});
+  for (std::size_t i : order)
+    from.push_back({{"file", names[i]}, {"rank", parts[i]["run"]["rank"]}});
   r["merged_from"] = from;
   return out;
 }
@@ -205,15 +211,18 @@ int run_merge(const std::vector<std::string>& args, std::FILE* out) {
     } else if (a.rfind("-o=", 0) == 0 || a.rfind("--output=", 0) == 0) {
       output = a.substr(a.find('=') + 1);
     } else if (!a.empty() && a[0] == '-') {
-      throw UsageError{fmt::format("merge: unknown flag \"{}\" (usage: load-tester merge "
-                                   "r0.json r1.json ... [-o all.json])", a)};
+      throw UsageError{
+          fmt::format("merge: unknown flag \"{}\" (usage: load-tester merge "
+                      "r0.json r1.json ... [-o all.json])",
+                      a)};
     } else {
       files.push_back(a);
     }
   }
   if (files.empty())
-    throw UsageError{"merge: expected result files (usage: load-tester merge r0.json r1.json ... "
-                     "[-o all.json])"};
+    throw UsageError{
+        "merge: expected result files (usage: load-tester merge r0.json r1.json ... "
+        "[-o all.json])"};
   std::vector<json> parts;
   for (const auto& f : files) parts.push_back(results::read_result(f, "merge"));
   json merged = merge_results(parts, files);

@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 
 #include "report/result_json.hpp"
 
@@ -35,8 +35,7 @@ std::string read_text(const std::string& path, const std::string& who) {
 
 [[noreturn]] void not_a_result(const std::string& who, const std::string& path,
                                std::string_view why) {
-  throw UsageError{
-      fmt::format("{}: \"{}\" is not a load-tester result file ({})", who, path, why)};
+  throw UsageError{fmt::format("{}: \"{}\" is not a load-tester result file ({})", who, path, why)};
 }
 
 json read_result(const std::string& path, const std::string& who) {
@@ -47,8 +46,8 @@ json read_result(const std::string& path, const std::string& who) {
     not_a_result(who, path, "no \"tool\": \"load-tester\"");
   const json format = j.value("format", json());
   if (format.is_number_integer() && format.get<std::int64_t>() > kResultFormat)
-    throw UsageError{fmt::format("{}: \"{}\" has result format {}; this load-tester reads {}",
-                                 who, path, format.get<std::int64_t>(), kResultFormat)};
+    throw UsageError{fmt::format("{}: \"{}\" has result format {}; this load-tester reads {}", who,
+                                 path, format.get<std::int64_t>(), kResultFormat)};
   return j;
 }
 
@@ -82,7 +81,9 @@ Options options_of(const json& r) {
   }
   if (j.contains("nats")) {
     const std::string mode = j["nats"].value("mode", "pub");
-    o.nats.mode = mode == "request" ? NatsMode::Request : mode == "e2e" ? NatsMode::E2e : NatsMode::Pub;
+    o.nats.mode = mode == "request" ? NatsMode::Request
+                  : mode == "e2e"   ? NatsMode::E2e
+                                    : NatsMode::Pub;
     o.nats.subject = j["nats"].value("subject", "");
     o.subscribers = j["nats"].value("subscribers", 0);
   }

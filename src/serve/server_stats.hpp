@@ -27,7 +27,8 @@ struct ServerStats {
       ++untracked_devices;
       return;
     }
-    if (device >= per_device.size()) per_device.resize(std::max<std::size_t>(device + 1, per_device.size() * 2));
+    if (device >= per_device.size())
+      per_device.resize(std::max<std::size_t>(device + 1, per_device.size() * 2));
     ++per_device[device];
   }
 };

@@ -79,8 +79,8 @@ class AmqpSink final : public StreamClient {
     const auto key = NameTemplate::parse(o_.key_template(), why);
     std::unordered_set<std::string> seen;
     for (std::uint64_t d : c.device_ids) {
-      keys_.push_back(key->expand(d, 0));
-      device_queues_.push_back(queue->expand(d, 0));
+      keys_.push_back(key->expand(d, c.options.rank));
+      device_queues_.push_back(queue->expand(d, c.options.rank));
       heads_.push_back(amqp::publish_head(kChannel, o_.exchange, keys_.back(), o_.mandatory,
                                           c.options.persistent, payload_));
       if (seen.insert(device_queues_.back()).second) queues_.push_back(device_queues_.back());

@@ -1,14 +1,13 @@
 #include "sinks/kafka_sink.hpp"
 
+#include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -106,9 +105,10 @@ class KafkaSink final : public Sink {
     std::vector<std::map<std::string, std::uint32_t>> topic_index(n);
     for (std::size_t i = 0; i < c.device_ids.size(); ++i) {
       const auto p = std::uint32_t(i % n);
-      const std::string name = topic->expand(c.device_ids[i], 0);
+      const std::string name = topic->expand(c.device_ids[i], c.options.rank);
       auto [it, added] = topic_index[p].emplace(name, topic_index[p].size());
-      devices_.push_back(Device{p, it->second, 0, false, false, key->expand(c.device_ids[i], 0)});
+      devices_.push_back(
+          Device{p, it->second, 0, false, false, key->expand(c.device_ids[i], c.options.rank)});
       if (added) topic_names_.insert(name);
     }
     for (std::size_t p = 0; p < n; ++p) start_producer(producers_[p], topic_index[p]);
@@ -150,15 +150,15 @@ class KafkaSink final : public Sink {
     if (!p.up) return wait(d, Offer::Down);
     if (d.inflight >= c_.options.inflight) return wait(d, Offer::Busy);
     const std::uint64_t device = c_.device_ids[local];
-    write_wire_header(reinterpret_cast<unsigned char*>(payload_.data()),
-                      WireHeader{std::uint32_t(payload_.size()), std::uint32_t(device), seq,
-                                 intended, now});
+    write_wire_header(
+        reinterpret_cast<unsigned char*>(payload_.data()),
+        WireHeader{std::uint32_t(payload_.size()), std::uint32_t(device), seq, intended, now});
     const std::uint32_t slot = take_slot();
     slots_[slot] = InFlight{intended, now, local};
-    const int rc = rd_kafka_produce(p.topics[d.topic], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                    payload_.data(), payload_.size(),
-                                    d.key.empty() ? nullptr : d.key.data(), d.key.size(),
-                                    reinterpret_cast<void*>(std::uintptr_t(slot)));
+    const int rc =
+        rd_kafka_produce(p.topics[d.topic], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                         payload_.data(), payload_.size(), d.key.empty() ? nullptr : d.key.data(),
+                         d.key.size(), reinterpret_cast<void*>(std::uintptr_t(slot)));
     if (rc != 0) {
       free_.push_back(slot);
       const rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -169,9 +169,9 @@ class KafkaSink final : public Sink {
       c_.recorder.count(Counter::ErrRejected);
       c_.recorder.count(Counter::Missed);
       count_code("produce", err);
-      say_once(std::string("produce ") + rd_kafka_err2name(err),
-               fmt::format("produce refused: {} ({})", rd_kafka_err2str(err),
-                           rd_kafka_err2name(err)));
+      say_once(
+          std::string("produce ") + rd_kafka_err2name(err),
+          fmt::format("produce refused: {} ({})", rd_kafka_err2str(err), rd_kafka_err2name(err)));
       return Offer::Taken;
     }
     ++d.inflight;
@@ -249,9 +249,8 @@ class KafkaSink final : public Sink {
     auto j = nlohmann::json::parse(text, text + size, nullptr, false);
     if (j.is_discarded() || !j.contains("brokers")) return;
     for (const auto& [name, b] : j["brokers"].items()) {
-      BrokerTotals now{b.value("disconnects", 0ull),
-                       b.value("txretries", 0ull), b.value("req_timeouts", 0ull),
-                       b.value("tx", 0ull)};
+      BrokerTotals now{b.value("disconnects", 0ull), b.value("txretries", 0ull),
+                       b.value("req_timeouts", 0ull), b.value("tx", 0ull)};
       BrokerTotals& was = p.brokers[name];
       auto delta = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : 0; };
       c_.recorder.count(Counter::Disconnects, delta(now.disconnects, was.disconnects));

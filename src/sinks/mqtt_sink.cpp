@@ -59,14 +59,15 @@ class MqttSink final : public StreamClient {
     const auto client_id = NameTemplate::parse(o_.client_id, why);
     heads_.reserve(c.device_ids.size());
     for (std::uint64_t d : c.device_ids) {
-      topics_.push_back(topic->expand(d, 0));
+      topics_.push_back(topic->expand(d, c.options.rank));
       heads_.push_back(mqtt::publish_head(version_, topics_.back(), o_.qos, o_.retain, payload_));
     }
     for (std::size_t i = 0; i < conns_.size(); ++i)
-      client_ids_.push_back(i < c.device_ids.size()
-                                ? client_id->expand(c.device_ids[i], 0)
-                                : client_id->expand(c.device_ids.empty() ? 0 : c.device_ids[0], 0) +
-                                      fmt::format("-sub{}", i - c.device_ids.size()));
+      client_ids_.push_back(
+          i < c.device_ids.size()
+              ? client_id->expand(c.device_ids[i], c.options.rank)
+              : client_id->expand(c.device_ids.empty() ? 0 : c.device_ids[0], c.options.rank) +
+                    fmt::format("-sub{}", i - c.device_ids.size()));
   }
 
   Offer offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Nanos) override {

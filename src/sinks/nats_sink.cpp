@@ -77,7 +77,7 @@ class NatsSink final : public StreamClient {
     std::random_device rd;
     const std::string inbox = fmt::format("_INBOX.lt{:08x}{:08x}.", rd(), rd());
     for (std::uint64_t d : c.device_ids) {
-      subjects_.push_back(subject->expand(d, 0));
+      subjects_.push_back(subject->expand(d, c.options.rank));
       if (o_.mode == NatsMode::Request) {
         inboxes_.push_back(fmt::format("{}{}.", inbox, d));
         heads_.push_back(headers);  // the header block alone: the head is built per request

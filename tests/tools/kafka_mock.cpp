@@ -38,9 +38,9 @@ std::optional<rd_kafka_resp_err_t> error_code(const std::string& word) {
 
 std::optional<int16_t> api_key(const std::string& word) {
   static const std::map<std::string, int16_t> names = {
-      {"Produce", 0},   {"Fetch", 1},          {"ListOffsets", 2}, {"Metadata", 3},
-      {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10},
-      {"JoinGroup", 11}, {"Heartbeat", 12},    {"SyncGroup", 14},  {"InitProducerId", 22}};
+      {"Produce", 0},      {"Fetch", 1},       {"ListOffsets", 2},      {"Metadata", 3},
+      {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
+      {"Heartbeat", 12},   {"SyncGroup", 14},  {"InitProducerId", 22}};
   if (auto it = names.find(word); it != names.end()) return it->second;
   char* end = nullptr;
   const long n = std::strtol(word.c_str(), &end, 10);

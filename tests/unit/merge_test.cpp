@@ -1,12 +1,13 @@
 // merge_results: counters and histograms added exactly, intervals aligned, the same result in
 // any order, and the files that do not belong together refused.
+#include "results/merge.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "metrics/hdr_histogram.hpp"
 #include "report/result_json.hpp"
-#include "results/merge.hpp"
 
 namespace lt {
 namespace {
@@ -21,7 +22,8 @@ json part(std::uint32_t rank, std::uint32_t size, std::uint64_t n, std::int64_t 
   const std::string hdr = h.encode_base64();
   json histograms = json::object();
   for (const char* name : {"latency", "service", "lateness", "connect", "tls_handshake", "e2e"})
-    histograms[name] = {{"hdr", std::string(name) == "latency" ? hdr : HdrHistogram().encode_base64()}};
+    histograms[name] = {
+        {"hdr", std::string(name) == "latency" ? hdr : HdrHistogram().encode_base64()}};
   Counters c;
   c[Counter::Sent] = n;
   c[Counter::Completed] = n;
@@ -39,12 +41,11 @@ json part(std::uint32_t rank, std::uint32_t size, std::uint64_t n, std::int64_t 
           {"counters", counters_to_json(c)},
           {"error_codes", {{"client _TRANSPORT", rank}}},
           {"histograms", histograms},
-          {"intervals",
-           json::array({{{"index", 0},
-                         {"length_ns", 1'000'000'000},
-                         {"connected", 25},
-                         {"counters", counters_to_json(c)},
-                         {"latency_hdr", hdr}}})}};
+          {"intervals", json::array({{{"index", 0},
+                                      {"length_ns", 1'000'000'000},
+                                      {"connected", 25},
+                                      {"counters", counters_to_json(c)},
+                                      {"latency_hdr", hdr}}})}};
 }
 
 std::string error_of(const std::vector<json>& parts) {
@@ -97,7 +98,8 @@ TEST(Merge, RefusesWhatDoesNotBelongTogether) {
             "1000000, 2 significant figures) than the others (lowest 1, highest 3600000000000, 3)");
   json broken = part(1, 2, 1, 1);
   broken["histograms"]["latency"]["hdr"] = "not base64!";
-  EXPECT_EQ(error_of({part(0, 2, 1, 1), broken}), "merge: r1: histograms.latency.hdr does not decode");
+  EXPECT_EQ(error_of({part(0, 2, 1, 1), broken}),
+            "merge: r1: histograms.latency.hdr does not decode");
   json merged = merge_results({part(0, 1, 1, 1)}, {"x"});
   EXPECT_EQ(error_of({merged}), "merge: r0 is already a merged result");
   json missing = part(0, 1, 1, 1);

@@ -1,6 +1,8 @@
 // Distributed runs: rank and size from flags and launchers' variables in their order, start
 // times, {rank} in paths, and the striping that makes the union of all ranks exactly the
 // single-machine schedule.
+#include "cli/placement.hpp"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,7 +12,6 @@
 #include <tuple>
 
 #include "cli/options.hpp"
-#include "cli/placement.hpp"
 #include "core/schedule.hpp"
 #include "engine/plan.hpp"
 #include "options_args.hpp"
@@ -47,10 +48,10 @@ TEST(Placement, StartTimes) {
   EXPECT_EQ(parse_start_time("2026-11-29T06:00:00.000000001Z"), six + 1);
   EXPECT_EQ(parse_start_time("1795932000"), six);
   EXPECT_EQ(parse_start_time("1795932000.5"), six + 500 * kMilli);
-  for (const char* bad : {"", "tomorrow", "2026-02-30T00:00:00Z", "2026-11-29T24:00:00Z",
-                          "2026-11-29T06:00:00", "2026-11-29T06:00:00+1:00", "2026-11-29T06:00Z",
-                          "1795932000.", "1795932000.1234567891", "-5", "1e9",
-                          "2026-11-29T06:00:00.Z"})
+  for (const char* bad :
+       {"", "tomorrow", "2026-02-30T00:00:00Z", "2026-11-29T24:00:00Z", "2026-11-29T06:00:00",
+        "2026-11-29T06:00:00+1:00", "2026-11-29T06:00Z", "1795932000.", "1795932000.1234567891",
+        "-5", "1e9", "2026-11-29T06:00:00.Z"})
     EXPECT_FALSE(parse_start_time(bad)) << bad;
 }
 
@@ -68,19 +69,24 @@ TEST(Placement, LaunchersInOrder) {
   {
     Env e(Env::Vars{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "3"}});
     const Options o = parse({"--devices", "10"});
-    EXPECT_EQ(std::tie(o.rank, o.size, o.placement), std::make_tuple(1u, 3u, std::string("SLURM_PROCID")));
+    EXPECT_EQ(std::tie(o.rank, o.size, o.placement),
+              std::make_tuple(1u, 3u, std::string("SLURM_PROCID")));
     EXPECT_EQ(o.local_devices(), 3u);  // 1, 4, 7
   }
   {
-    Env e(Env::Vars{{"PMI_RANK", "0"}, {"PMI_SIZE", "2"}, {"OMPI_COMM_WORLD_RANK", "1"},
-           {"OMPI_COMM_WORLD_SIZE", "2"}});
+    Env e(Env::Vars{{"PMI_RANK", "0"},
+                    {"PMI_SIZE", "2"},
+                    {"OMPI_COMM_WORLD_RANK", "1"},
+                    {"OMPI_COMM_WORLD_SIZE", "2"}});
     EXPECT_EQ(parse({"--devices", "10"}).placement, "OMPI_COMM_WORLD_RANK");  // before PMI
   }
   {
-    Env e(Env::Vars{{"LT_RANK", "3"}, {"LT_SIZE", "4"}, {"OMPI_COMM_WORLD_RANK", "1"},
-           {"OMPI_COMM_WORLD_SIZE", "2"}});
+    Env e(Env::Vars{{"LT_RANK", "3"},
+                    {"LT_SIZE", "4"},
+                    {"OMPI_COMM_WORLD_RANK", "1"},
+                    {"OMPI_COMM_WORLD_SIZE", "2"}});
     const Options o = parse({"--devices", "10"});
-    EXPECT_EQ(std::tie(o.rank, o.size), std::make_tuple(3u, 4u));  // ours before a launcher's
+    EXPECT_EQ(std::tie(o.rank, o.size), std::make_tuple(3u, 4u));   // ours before a launcher's
     EXPECT_EQ(parse({"--devices", "10", "--rank", "0"}).rank, 0u);  // the flag before all
   }
   {
@@ -118,8 +124,8 @@ TEST(Placement, ErrorsNameTheFlagOrVariable) {
 }
 
 TEST(Placement, DescribeParsesBack) {
-  const Options o = parse({"--devices", "8", "--rank", "1", "--size", "2", "--start-at",
-                           "2026-11-29T06:00:00.5Z"});
+  const Options o = parse(
+      {"--devices", "8", "--rank", "1", "--size", "2", "--start-at", "2026-11-29T06:00:00.5Z"});
   const std::string d = describe_options(o);
   EXPECT_NE(d.find("--rank=1 --size=2 --start-at=1795932000.500000000"), std::string::npos) << d;
   auto words = test::split(d);
