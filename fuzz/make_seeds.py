@@ -105,6 +105,63 @@ INFO = (b'INFO {"server_id":"NDX4CQ7OSFBKXH2TPEW2ZXMPOQ3XVYL5GTVT2RPTCD2KEQ4ZBSL
         b'"port":4222,"headers":true,"max_payload":1048576,"client_id":5,'
         b'"client_ip":"127.0.0.1"} \r\n')
 
+# From a real run (load-tester --devices 2 --msg 5 --duration 1s --rank 1 --size 2 --json):
+# its latency histogram's encoding and the whole result file.
+HISTOGRAM = b"HISTFAAAADF4nJNpmSzMwMDAzwABzFCaEch0M9ixgMH+A0Rg4QRGpu2sTKeZmJKZHloyAQC2gwic"
+RANK_RESULT = (
+    b'{"counters":{"blocked":0,"bytes_received":0,"bytes_sent":320,"completed":5,"connects":1,"d'
+    b'isconnects":0,"duplicates":0,"e2e_duplicates":0,"e2e_received":0,"err_broker":0,"err_close'
+    b'd":0,"err_connect_timeout":0,"err_malformed":0,"err_no_responders":0,"err_refused":0,"err_'
+    b'rejected":0,"err_reset":0,"err_returned":0,"err_send":0,"err_timeout":0,"err_tls":0,"err_u'
+    b'nreachable":0,"late_replies":0,"lost":0,"missed":0,"reconnects":0,"req_timeouts":0,"retrie'
+    b's":0,"sent":5,"status_2xx":0,"status_3xx":0,"status_4xx":0,"status_5xx":0,"writes":5},"err'
+    b'or_codes":{},"format":1,"histograms":{"connect":{"count":1,"hdr":"HISTFAAAACV4nJNpmSzMwMDA'
+    b'wgABzFCaEch0M9ixgMH+A0Rgbz8jEwBkngWe","max":258047,"mean":257984.0,"min":257920,"percentil'
+    b'es":{"p50":258047,"p90":258047,"p95":258047,"p99":258047,"p99.9":258047,"p99.99":258047},"'
+    b'stddev":0.0,"unit":"ns"},"e2e":{"count":0,"hdr":"HISTFAAAACF4nJNpmSzMwMDAyAABzFAayGd2M9ixg'
+    b'MH+A1QEAFKmBEw=","max":0,"mean":0.0,"min":0,"percentiles":{"p50":0,"p90":0,"p95":0,"p99":0'
+    b',"p99.9":0,"p99.99":0},"stddev":0.0,"unit":"ns"},"latency":{"count":5,"hdr":"HISTFAAAADF4n'
+    b'JNpmSzMwMDAzwABzFCaEch0M9ixgMH+A0Rg4QRGpu2sTKeZmJKZHloyAQC2gwic","max":4960255,"mean":1278'
+    b'259.2,"min":266496,"percentiles":{"p50":398847,"p90":4960255,"p95":4960255,"p99":4960255,"'
+    b'p99.9":4960255,"p99.99":4960255},"stddev":1840675.546983596,"unit":"ns"},"lateness":{"coun'
+    b't":5,"hdr":"HISTFAAAADB4nJNpmSzMwMDAzwABzFCaEch0M9ixgMH+A0TgbBsj01sOpt2MTMVM1x2YALq0CPM=",'
+    b'"max":4878335,"mean":1178188.8,"min":185216,"percentiles":{"p50":278271,"p90":4878335,"p95'
+    b'":4878335,"p99":4878335,"p99.9":4878335,"p99.99":4878335},"stddev":1849420.628932899,"unit'
+    b'":"ns"},"service":{"count":5,"hdr":"HISTFAAAAC54nJNpmSzMwMDAywABzFCaEch0M9ixgMH+A0TgbTFTNN'
+    b'NKZqZmViZzJgCmAweI","max":120639,"mean":100640.0,"min":81344,"percentiles":{"p50":98111,"p'
+    b'90":120639,"p95":120639,"p99":120639,"p99.9":120639,"p99.99":120639},"stddev":16544.959353'
+    b'229006,"unit":"ns"},"tls_handshake":{"count":0,"hdr":"HISTFAAAACF4nJNpmSzMwMDAyAABzFAayGd2'
+    b'M9ixgMH+A1QEAFKmBEw=","max":0,"mean":0.0,"min":0,"percentiles":{"p50":0,"p90":0,"p95":0,"p'
+    b'99":0,"p99.9":0,"p99.99":0},"stddev":0.0,"unit":"ns"}},"intervals":[{"connected":1,"counte'
+    b'rs":{"blocked":0,"bytes_received":0,"bytes_sent":320,"completed":5,"connects":1,"disconnec'
+    b'ts":0,"duplicates":0,"e2e_duplicates":0,"e2e_received":0,"err_broker":0,"err_closed":0,"er'
+    b'r_connect_timeout":0,"err_malformed":0,"err_no_responders":0,"err_refused":0,"err_rejected'
+    b'":0,"err_reset":0,"err_returned":0,"err_send":0,"err_timeout":0,"err_tls":0,"err_unreachab'
+    b'le":0,"late_replies":0,"lost":0,"missed":0,"reconnects":0,"req_timeouts":0,"retries":0,"se'
+    b'nt":5,"status_2xx":0,"status_3xx":0,"status_4xx":0,"status_5xx":0,"writes":5},"index":0,"l'
+    b'atency_hdr":"HISTFAAAADF4nJNpmSzMwMDAzwABzFCaEch0M9ixgMH+A0Rg4QRGpu2sTKeZmJKZHloyAQC2gwic"'
+    b',"latency_max_ns":4960255,"latency_p50_ns":398847,"latency_p99_ns":4960255,"lateness_p99_n'
+    b's":4878335,"length_ns":1000000000,"start_ns":0},{"connected":0,"counters":{"blocked":0,"by'
+    b'tes_received":0,"bytes_sent":0,"completed":0,"connects":0,"disconnects":0,"duplicates":0,"'
+    b'e2e_duplicates":0,"e2e_received":0,"err_broker":0,"err_closed":0,"err_connect_timeout":0,"'
+    b'err_malformed":0,"err_no_responders":0,"err_refused":0,"err_rejected":0,"err_reset":0,"err'
+    b'_returned":0,"err_send":0,"err_timeout":0,"err_tls":0,"err_unreachable":0,"late_replies":0'
+    b',"lost":0,"missed":0,"reconnects":0,"req_timeouts":0,"retries":0,"sent":0,"status_2xx":0,"'
+    b'status_3xx":0,"status_4xx":0,"status_5xx":0,"writes":0},"index":1,"latency_hdr":"HISTFAAAA'
+    b'CF4nJNpmSzMwMDAyAABzFAayGd2M9ixgMH+A1QEAFKmBEw=","latency_max_ns":0,"latency_p50_ns":0,"la'
+    b'tency_p99_ns":0,"lateness_p99_ns":0,"length_ns":0,"start_ns":1000000000}],"options":{"arri'
+    b'val":"constant","backlog":64,"closed_loop":false,"connect_rate":null,"devices":2,"duration'
+    b'_ns":1000000000,"echo":false,"hostname":"127.0.0.1","inflight":1024,"msg_per_device":5.0,"'
+    b'payload":64,"port":43567,"precise":false,"rate":10.0,"sink":"tcp","source_ips":[],"threads'
+    b'":1,"timeout_ns":1000000000,"tls":false,"tls_verify":false,"update_ns":1000000000},"rate":'
+    b'{"achieved":4.999161010804201,"closed_loop":false,"target":5.0},"run":{"connect":{"achieve'
+    b'd_rate":0.0,"established":1,"span_ns":0,"target_rate":null},"connect_phase_ns":6207901,"co'
+    b'nnected_at_start":1,"cpu_seconds":0.015325,"devices":1,"elapsed_ns":1000167826,"interrupte'
+    b'd":false,"max_rss_kib":13516,"placement":"--rank","rank":1,"rss_before_devices_kib":8572,"'
+    b'rss_connected_kib":10336,"size":2,"start_at_unix_ns":null,"start_late_ns":0,"start_unix_ns'
+    b'":1795930229422239778,"target":"127.0.0.1:43567","workers":1},"tool":"load-tester","versio'
+    b'n":"0.1.0"}')
+
 SEEDS = {
     "nats_reader_fuzz": {
         "info_msg": bytes([20]) + split(7, 30, 2) + INFO +
@@ -157,6 +214,14 @@ SEEDS = {
         "rate_si": b"1.5M",
         "size": b"64KiB",
         "count": b"10k",
+    },
+    # A histogram, a rank's whole result file, and --fail-if conditions.
+    "results_fuzz": {
+        "histogram": HISTOGRAM,
+        "rank_result": RANK_RESULT,
+        "relative": b"p99>+10%",
+        "absolute": b"p99.9>=+2ms",
+        "value": b"errors>0",
     },
 }
 

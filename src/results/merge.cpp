@@ -138,9 +138,7 @@ std::vector<IntervalPoint> merge_intervals(const std::vector<json>& parts,
   return out;
 }
 
-}  // namespace
-
-json merge_results(const std::vector<json>& parts, const std::vector<std::string>& names) {
+json merge_parts(const std::vector<json>& parts, const std::vector<std::string>& names) {
   const std::vector<std::size_t> order = check_parts(parts, names);
   const json& first = parts[order.front()];
   Options o = results::options_of(first);
@@ -198,6 +196,17 @@ json merge_results(const std::vector<json>& parts, const std::vector<std::string
     from.push_back({{"file", names[i]}, {"rank", parts[i]["run"]["rank"]}});
   r["merged_from"] = from;
   return out;
+}
+
+}  // namespace
+
+json merge_results(const std::vector<json>& parts, const std::vector<std::string>& names) {
+  try {
+    return merge_parts(parts, names);
+  } catch (const json::exception& e) {
+    // A file edited by hand or by another tool: a field of the wrong type, somewhere.
+    throw UsageError{fmt::format("merge: a file holds a field of the wrong type ({})", e.what())};
+  }
 }
 
 int run_merge(const std::vector<std::string>& args, std::FILE* out) {
