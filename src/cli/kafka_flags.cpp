@@ -36,6 +36,37 @@ void check_brokers(Flags& f, const std::string& list) {
   }
 }
 
+// kcat's -F format: NAME=VALUE lines; blank lines and # comments skipped.
+void read_config_file(Flags& f, KafkaOptions& k) {
+  f.path("--kafka-config", k.config_file);
+  std::string text, why;
+  if (!read_text_file(k.config_file, text, why))
+    throw UsageError{fmt::format("--kafka-config: cannot read \"{}\": {}", k.config_file, why)};
+  std::size_t number = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos || eq <= first)
+      throw UsageError{fmt::format("--kafka-config: \"{}\" line {}: expected NAME=VALUE",
+                                   k.config_file, number)};
+    std::string name = line.substr(first, eq - first);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+    if (auto flag = kafka::owned_by_flag(name); !flag.empty())
+      throw UsageError{fmt::format("--kafka-config: \"{}\" line {}: {} is set by {}",
+                                   k.config_file, number, name, flag)};
+    std::string value = line.substr(eq + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t") + 1);
+    k.file_properties.emplace_back(std::move(name), std::move(value));
+  }
+}
+
 }  // namespace
 
 void add_kafka_flags(Flags& f) {
@@ -47,10 +78,13 @@ void add_kafka_flags(Flags& f) {
   f.value("--producers", "N", "kafka: librdkafka producers the devices share [one per worker]");
   f.repeated("-X", "NAME=VALUE",
              "kafka: librdkafka property, repeatable (compression.type=lz4, linger.ms=5, ...)");
+  f.value("--kafka-config", "FILE",
+          "kafka: librdkafka properties, one NAME=VALUE a line (# comments), applied after -X: "
+          "the place for secrets (ssl.keystore.password, ...), which are never shown");
 }
 
 void validate_kafka(Flags& f, Options& o) {
-  for (const char* name : {"--brokers", "--key", "--acks", "--producers", "-X"})
+  for (const char* name : {"--brokers", "--key", "--acks", "--producers", "-X", "--kafka-config"})
     if (f.given(name) && o.sink != "kafka")
       throw UsageError{fmt::format("{}: only with --sink kafka", name)};
   if (o.sink != "kafka") return;
@@ -91,10 +125,17 @@ void validate_kafka(Flags& f, Options& o) {
       throw UsageError{
           fmt::format("-X: expected NAME=VALUE (a librdkafka property), got \"{}\"", x)};
     std::string name = x.substr(0, eq);
+    // The value is never repeated: it may be a secret.
     if (auto flag = kafka::owned_by_flag(name); !flag.empty())
-      throw UsageError{fmt::format("-X: {} is set by {}", name, flag)};  // value unshown: a secret
+      throw UsageError{fmt::format("-X: {} is set by {}", name, flag)};
+    if (kafka::secret_property(name))
+      throw UsageError{fmt::format(
+          "-X: {} holds a secret: put it in a --kafka-config file ({}secrets are never taken on "
+          "the command line)",
+          name, name == "sasl.password" ? "or --password-file, $LT_PASSWORD; " : "")};
     k.properties.emplace_back(std::move(name), x.substr(eq + 1));
   }
+  if (f.given("--kafka-config")) read_config_file(f, k);
   // The whole configuration once, as the sink will build it: librdkafka names what it refuses.
   kafka::producer_conf(o);
   if (o.subscribers > 0) kafka::consumer_conf(o, "load-tester");
@@ -108,6 +149,7 @@ std::string describe_kafka(const Options& o) {
                   shell_word("--key=" + k.key), k.acks);
   if (k.producers) s += fmt::format(" --producers={}", k.producers);
   for (const auto& [name, value] : k.properties) s += " " + shell_word("-X" + name + "=" + value);
+  if (!k.config_file.empty()) s += " " + shell_word("--kafka-config=" + k.config_file);
   return s;
 }
 

@@ -99,6 +99,9 @@ struct KafkaOptions {
   std::uint32_t producers = 0;             // in the process; 0 = one per worker
   // -X name=value, in the order given, passed to librdkafka after our own settings.
   std::vector<std::pair<std::string, std::string>> properties;
+  // --kafka-config FILE: more properties, secrets among them; never printed or recorded.
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> file_properties;
 };
 
 // TLS for the sinks that speak it. Verification is on unless --insecure.

@@ -195,6 +195,9 @@ void print_plan(std::FILE* out, const Options& o) {
                o.inflight);
     for (const auto& [name, value] : k.properties)
       fmt::print(out, "\n               -X {}={}", name, value);
+    if (!k.config_file.empty())
+      fmt::print(out, "\n               {} properties from {} (values not shown)",
+                 k.file_properties.size(), k.config_file);
     if (o.subscribers)
       fmt::print(out, "\n               {} consumer(s) reading the topics back", o.subscribers);
     fmt::print(out, "\n");

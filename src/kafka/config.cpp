@@ -54,6 +54,25 @@ void set_common(rd_kafka_conf_t* conf, const Options& o) {
   }
 }
 
+// -X in order, then the --kafka-config file's (whose values, secrets among them, are never
+// shown: an error names the property and the file only), then what the tool insists on.
+template <typename Keep>
+void set_user_properties(rd_kafka_conf_t* conf, const Options& o, Keep keep) {
+  for (const auto& [name, value] : o.kafka.properties)
+    if (keep(name)) set(conf, "-X", name, value);
+  char why[512];
+  for (const auto& [name, value] : o.kafka.file_properties) {
+    if (!keep(name)) continue;
+    const auto result = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), why, sizeof why);
+    if (result != RD_KAFKA_CONF_OK)
+      throw UsageError{fmt::format("--kafka-config: \"{}\": {} {}", o.kafka.config_file,
+                                   result == RD_KAFKA_CONF_UNKNOWN ? "no such property"
+                                                                   : "an invalid value for",
+                                   name)};
+  }
+  set(conf, "--username", "sasl.kerberos.min.time.before.relogin", "0");
+}
+
 }  // namespace
 
 std::string owned_by_flag(const std::string& name) {
@@ -63,16 +82,20 @@ std::string owned_by_flag(const std::string& name) {
       {"acks", "--acks"},
       {"request.required.acks", "--acks"},
       {"sasl.username", "--username"},
-      {"sasl.password",
-       "--password-file or $LT_PASSWORD (secrets are never taken on the command "
-       "line)"},
-      {"ssl.key.password",
-       "a file named by -X ssl.key.location with an unencrypted key (secrets "
-       "are never taken on the command line)"},
+      // librdkafka runs this through the shell (system()); no text of ours or the user's goes
+      // to a shell, so the ticket refresh is off and kinit is the user's to run.
+      {"sasl.kerberos.kinit.cmd", "nobody: it runs a shell; run kinit yourself"},
+      {"sasl.kerberos.min.time.before.relogin", "the tool (0: no kinit through a shell)"},
   }};
   for (const auto& [property, flag] : owned)
     if (name == property) return std::string(flag);
   return "";
+}
+
+bool secret_property(std::string_view name) {
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
+         name == "ssl_key" || name == "sasl.oauthbearer.config";
 }
 
 ConfPtr producer_conf(const Options& o) {
@@ -81,7 +104,7 @@ ConfPtr producer_conf(const Options& o) {
   set(conf.get(), "--acks", "acks", o.kafka.acks == "all" ? "-1" : o.kafka.acks);
   // Broker connects, retries and request timeouts come from the statistics.
   set(conf.get(), "--update", "statistics.interval.ms", "1000");
-  for (const auto& [name, value] : o.kafka.properties) set(conf.get(), "-X", name, value);
+  set_user_properties(conf.get(), o, [](std::string_view) { return true; });
   return conf;
 }
 
@@ -97,8 +120,7 @@ ConfPtr consumer_conf(const Options& o, const std::string& group) {
   // The consumers ask for the topics before the producers' first message: a cluster that
   // auto-creates topics creates them then, as it would for the producers.
   set(conf.get(), "--consumers", "allow.auto.create.topics", "true");
-  for (const auto& [name, value] : o.kafka.properties)
-    if (connection_property(name)) set(conf.get(), "-X", name, value);
+  set_user_properties(conf.get(), o, connection_property);
   return conf;
 }
 

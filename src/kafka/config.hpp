@@ -28,5 +28,7 @@ ConfPtr consumer_conf(const Options& options, const std::string& group);
 
 // Properties the tool sets from its own flags, and -X may not: "" when `name` is free.
 std::string owned_by_flag(const std::string& name);
+// Properties that hold a secret: never on the command line (-X), only in --kafka-config's file.
+bool secret_property(std::string_view name);
 
 }  // namespace lt::kafka

@@ -100,7 +100,8 @@ json result_to_json(const RunResult& run) {
     options["kafka"] = {{"brokers", o.kafka.brokers},   {"topic", o.kafka.topic},
                         {"key", o.kafka.key},           {"acks", o.kafka.acks},
                         {"producers", o.kafka.producers}, {"properties", properties},
-                        {"username", o.auth.username},  {"consumers", o.subscribers}};
+                        {"username", o.auth.username},  {"consumers", o.subscribers},
+                        {"config_file", o.kafka.config_file}};  // its values never: secrets
   }
   json intervals = json::array();
   for (const auto& p : run.intervals) {

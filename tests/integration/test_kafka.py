@@ -3,6 +3,8 @@ broker is packaged for Debian) over loopback TCP: delivered counts read back by 
 tool's own consumers, broker errors injected, brokers taken down and the cluster killed, bad
 input. Each test has its own 3-broker cluster."""
 import collections
+import json
+import os
 import signal
 import subprocess
 import time
@@ -233,6 +235,22 @@ def test_producers_acks_and_properties(tmp, kafka):
     assert k["acks"] == "1" and k["producers"] == 3 and k["key"] == ""
     assert k["properties"] == {"compression.type": "lz4", "linger.ms": "1"}
     assert len(kcat_keys(kafka.bootstrap, "tuned-7", 200)) == 200
+
+
+@producing
+def test_secrets_from_a_config_file_are_used_and_never_shown(tmp, kafka):
+    config = os.path.join(tmp, "kafka.properties")
+    with open(config, "w") as f:
+        f.write("# a secret librdkafka takes without SASL in use, and a setting that shows\n"
+                "sasl.password=hunter2\nlinger.ms=1\n")
+    run = run_tool(tmp, ["--sink", "kafka", "--brokers", kafka.bootstrap, "--devices", "5",
+                         "--msg", "20", "--duration", "1s", "--kafka-config", config,
+                         "--verbose"])
+    assert run.returncode == 0, run.stderr
+    assert run.counters["completed"] == 100
+    text = json.dumps(run.result)
+    assert "hunter2" not in text + run.stdout + run.stderr
+    assert run.result["options"]["kafka"]["config_file"] == config
 
 
 @producing

@@ -2,6 +2,7 @@
 // checked by librdkafka itself before anything starts; secrets refused on the command line.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "cli/options.hpp"
@@ -46,6 +47,32 @@ TEST(OptionsKafka, DescribeParsesBack) {
   EXPECT_NE(d.find("-Xcompression.type=zstd"), std::string::npos) << d;
 }
 
+TEST(OptionsKafka, ConfigFileHoldsSecretsAndIsNeverShown) {
+  const std::string path = testing::TempDir() + "kafka.properties";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("# for the tests\n\nssl.keystore.password = hunter2 \r\nlinger.ms=7\n", f);
+    std::fclose(f);
+  }
+  const Options o = parse({"--sink", "kafka", "--kafka-config", path, "-X", "linger.ms=1"});
+  ASSERT_EQ(o.kafka.file_properties.size(), 2u);
+  EXPECT_EQ(o.kafka.file_properties[0].first, "ssl.keystore.password");
+  EXPECT_EQ(o.kafka.file_properties[0].second, "hunter2");
+  EXPECT_EQ(describe_options(o).find("hunter2"), std::string::npos);
+  EXPECT_NE(describe_options(o).find("--kafka-config=" + path), std::string::npos);
+  for (const char* bad : {"nope=1\n", "linger.ms=soon\n", "just words\n", "acks=0\n",
+                          "sasl.kerberos.kinit.cmd=rm -rf /\n"}) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(bad, f);
+    std::fclose(f);
+    const std::string e = error_of({"--sink", "kafka", "--kafka-config", path});
+    EXPECT_EQ(e.rfind("--kafka-config: \"" + path + "\"", 0), 0u) << bad << e;
+  }
+  EXPECT_NE(error_of({"--sink", "kafka", "--kafka-config", path + ".missing"}).find("cannot read"),
+            std::string::npos);
+  std::remove(path.c_str());
+}
+
 TEST(OptionsKafka, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--sink", "kafka", "-X", "nope=1"}),
             "-X: No such configuration property: \"nope\", got \"nope=1\"");
@@ -58,6 +85,15 @@ TEST(OptionsKafka, ErrorsNameTheirFlag) {
   const std::string secret = error_of({"--sink", "kafka", "-X", "sasl.password=hunter2"});
   EXPECT_NE(secret.find("--password-file"), std::string::npos);
   EXPECT_EQ(secret.find("hunter2"), std::string::npos);
+  for (const char* name : {"ssl.keystore.password", "ssl.key.password", "ssl.key.pem",
+                           "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"})
+    EXPECT_EQ(error_of({"--sink", "kafka", "-X", std::string(name) + "=hunter2"}),
+              std::string("-X: ") + name +
+                  " holds a secret: put it in a --kafka-config file (secrets are never taken on "
+                  "the command line)");
+  // librdkafka would run it through a shell.
+  EXPECT_EQ(error_of({"--sink", "kafka", "-X", "sasl.kerberos.kinit.cmd=kinit"}),
+            "-X: sasl.kerberos.kinit.cmd is set by nobody: it runs a shell; run kinit yourself");
   EXPECT_EQ(error_of({"--sink", "kafka", "--brokers", ""}),
             "--brokers: expected host:port[,host:port...] (port 1 to 65535), got \"\"");
   for (const char* bad : {"k", "k:", ":1", "k:0", "k:65536", "k:1,", "k 1:2", "[::1:9"})
