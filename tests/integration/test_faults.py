@@ -2,15 +2,25 @@
 import json
 import time
 
+import pytest
+
 from conftest import SANITIZED, Server, free_port, run_tool, start_tool
 
 SCALE = 0.2 if SANITIZED else 1.0
 
 
-def test_target_down_for_the_whole_run(tmp):
+@pytest.mark.parametrize("target", [["--port"], ["--url", "http://127.0.0.1:{}/"],
+                                    ["--url", "mqtt://127.0.0.1:{}"],
+                                    ["--url", "nats://127.0.0.1:{}"],
+                                    ["--url", "amqp://127.0.0.1:{}/"]],
+                         ids=["tcp", "http", "mqtt", "nats", "amqp"])
+def test_target_down_for_the_whole_run(tmp, target):
     port = free_port()
-    run = run_tool(tmp, ["--port", str(port), "--devices", "10", "--msg", "10", "--duration", "2s",
+    where = [target[0], str(port)] if len(target) == 1 else [target[0], target[1].format(port)]
+    t0 = time.monotonic()
+    run = run_tool(tmp, [*where, "--devices", "10", "--msg", "10", "--duration", "2s",
                          "--connect-timeout", "500ms"], timeout=30)
+    assert time.monotonic() - t0 < 0.5 + 2 + 5  # no hang past the run and a grace
     assert run.returncode == 1, run.stderr  # nothing could be sent: a script must notice
     assert "nothing was sent" in run.stderr
     c = run.counters
