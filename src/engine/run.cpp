@@ -280,7 +280,10 @@ int run_load(const Options& o) {
     code = 1;
   }
   if (files.json.is_open()) {
-    fmt::print(files.json.stream(), "{}\n", result_to_json(run).dump(2));
+    // fwrite, not fmt::print, whose exception on a full disk would skip the error below; a
+    // short write leaves the stream's error flag set, which commit() reports.
+    const std::string text = result_to_json(run).dump(2) + "\n";
+    std::fwrite(text.data(), 1, text.size(), files.json.stream());
     if (!files.json.commit(error)) {
       fmt::print(stderr, "load-tester: --json: could not write \"{}\": {}\n", o.json_path, error);
       code = 1;

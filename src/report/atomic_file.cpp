@@ -30,8 +30,10 @@ bool AtomicFile::commit(std::string& error) {
     error = "not open";
     return false;
   }
-  bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
-  int err = errno;
+  // ferror: an earlier short write (a full disk) whose bytes are gone; fflush alone would not
+  // tell, and a truncated file would be renamed into place.
+  bool ok = std::fflush(file_) == 0 && !std::ferror(file_) && ::fsync(::fileno(file_)) == 0;
+  int err = ok ? 0 : (errno ? errno : EIO);
   ok = (std::fclose(file_) == 0) && ok;
   if (!ok && err == 0) err = errno;
   file_ = nullptr;

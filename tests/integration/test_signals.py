@@ -59,3 +59,25 @@ def test_sigterm_and_sighup_are_handled_like_ctrl_c(tmp, sig):
     # Nothing measured is lost: what the server received is what the file says was sent.
     assert result["counters"]["sent"] == got["messages"] > 0
     assert "sent" in out and not list(Path(tmp).glob("*.tmp.*"))
+
+
+def test_a_full_disk_is_reported_and_leaves_no_partial_file(tmp):
+    """The result cannot be written (the file-size limit stands in for a full disk: the write
+    fails with EFBIG instead of ENOSPC): the summary still prints, one line names --json and
+    the reason, exit 1, and neither a truncated file nor the temporary file is left."""
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    server = Server(tmp)
+    json_path = Path(tmp) / "full.json"
+    proc = subprocess.run([BINARY, "--port", str(server.port), "--devices", "2", "--msg", "10",
+                           "--duration", "1s", "--quiet", "--json", str(json_path)],
+                          preexec_fn=limit, capture_output=True, text=True, timeout=60)
+    server.stop()
+    assert proc.returncode == 1, proc.stderr
+    assert f'load-tester: --json: could not write "{json_path}": File too large' in proc.stderr
+    assert "messages    sent 20" in proc.stdout  # the summary is still there
+    assert not json_path.exists() and not list(Path(tmp).glob("full.json*"))
