@@ -169,7 +169,8 @@ int run_load(const Options& o) {
     workers.push_back(std::make_unique<Worker>(o, target, *sink, shard, clock));
   std::vector<std::thread> threads;
   const Nanos connect_start = clock.now();
-  for (auto& w : workers) threads.emplace_back([&w, connect_start] { w->run(connect_start); });
+  for (auto& w : workers)
+    threads.emplace_back([&w, connect_start] { w->run_guarded(connect_start); });
 
   auto connected = [&] {
     std::uint32_t n = 0;
@@ -279,6 +280,13 @@ int run_load(const Options& o) {
                errors_by_kind(run.total.counters));
     code = 1;
   }
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    if (!workers[i]->failure().empty()) {
+      fmt::print(stderr, "load-tester: worker {} failed: {}; its devices stopped then\n", i,
+                 workers[i]->failure());
+      run.failures.push_back(fmt::format("worker {}: {}", i, workers[i]->failure()));
+      code = 1;
+    }
   if (files.json.is_open()) {
     // fwrite, not fmt::print, whose exception on a full disk would skip the error below; a
     // short write leaves the stream's error flag set, which commit() reports.

@@ -3,6 +3,8 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
 
 #include "sinks/registry.hpp"
 
@@ -78,6 +80,7 @@ void Worker::run(Nanos connect_origin) {
       dispatch(boundary - 1, now, end);
       sink_->flush(now);
       publish(interval_++, false);
+      if (fail_at_ && interval_ >= fail_at_) throw std::runtime_error("injected failure (test)");
     }
     dispatch(now, now, end);
     sink_->flush(now);
@@ -106,6 +109,31 @@ void Worker::run(Nanos connect_origin) {
   for (auto& b : backlogs_) recorder_.count(Counter::Missed, b.size());
   connected_.store(0, std::memory_order_release);
   publish(interval_, true);
+}
+
+void Worker::run_guarded(Nanos connect_origin) {
+  try {
+    // A test hook: LT_TEST_FAIL_WORKER=N makes worker N (by its first device) throw a second
+    // into the run, to show that one worker's failure loses nothing the others measured.
+    if (const char* fail = std::getenv("LT_TEST_FAIL_WORKER");
+        fail && std::strtoull(fail, nullptr, 10) == shard_.first_device)
+      fail_at_ = 1;
+    run(connect_origin);
+  } catch (const std::exception& e) {
+    failure_ = e.what();
+  } catch (...) {
+    failure_ = "unknown exception";
+  }
+  if (!failure_.empty()) {
+    try {
+      sink_->stop(clock_.now());
+    } catch (...) {
+      // The sink is what failed: its outstanding messages stay uncounted, said in failure().
+    }
+    dispatch_end_.store(clock_.now(), std::memory_order_release);
+    connected_.store(0, std::memory_order_release);
+    publish(interval_, true);
+  }
 }
 
 void Worker::run_closed_loop(Nanos end, Nanos& boundary, Nanos& now) {

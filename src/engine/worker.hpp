@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "cli/options.hpp"
@@ -41,6 +42,11 @@ class Worker final : private SinkEvents {
   // Thread body: connect, wait for the start signal, run the schedule, drain, report.
   // `connect_origin` is common to all workers, so --connect-rate paces the whole process.
   void run(Nanos connect_origin);
+  // run(), but an exception ends only this worker: what it measured is published as its final
+  // interval and failure() says why, so the run still ends with complete files.
+  void run_guarded(Nanos connect_origin);
+  // Why the worker failed, or "" (valid after run_guarded() returned).
+  const std::string& failure() const { return failure_; }
 
   // --- called from the reporter thread ---
   std::uint32_t settled() const { return settled_.load(std::memory_order_acquire); }
@@ -104,6 +110,8 @@ class Worker final : private SinkEvents {
   std::atomic<std::uint32_t> connected_{0};
   std::atomic<Nanos> origin_{0};
   std::atomic<Nanos> send_from_{0};
+  std::string failure_;
+  std::uint64_t fail_at_ = 0;  // LT_TEST_FAIL_WORKER: throw after this many intervals
   std::atomic<bool> stop_{false};
   std::atomic<Nanos> dispatch_end_{0};
   std::mutex mailbox_mutex_;

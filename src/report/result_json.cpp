@@ -132,6 +132,7 @@ json result_to_json(const RunResult& run) {
                   {"span_ns", run.phase_connect_span},
                   {"achieved_rate", run.connect_rate()}}},
                 {"interrupted", run.interrupted},
+                {"failures", run.failures},
                 {"max_rss_kib", run.max_rss_kib},
                 {"rss_before_devices_kib", run.rss_before_devices_kib},
                 {"rss_connected_kib", run.rss_connected_kib},

@@ -1,5 +1,6 @@
 """Ctrl-C: the run stops cleanly and every requested file is complete and parseable."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -81,3 +82,24 @@ def test_a_full_disk_is_reported_and_leaves_no_partial_file(tmp):
     assert f'load-tester: --json: could not write "{json_path}": File too large' in proc.stderr
     assert "messages    sent 20" in proc.stdout  # the summary is still there
     assert not json_path.exists() and not list(Path(tmp).glob("full.json*"))
+
+
+def test_a_failed_worker_loses_nothing_the_others_measured(tmp):
+    """One worker thread ends on an exception (injected through a test hook): the others run
+    to the end, the failed one's counts up to its failure are kept, the files are complete,
+    the reason is printed and recorded, exit 1."""
+    server = Server(tmp)
+    json_path = Path(tmp) / "run.json"
+    proc = subprocess.run([BINARY, "--port", str(server.port), "--devices", "10", "--msg", "10",
+                           "--duration", "3s", "--threads", "2", "--quiet", "--json",
+                           str(json_path)], env={**os.environ, "LT_TEST_FAIL_WORKER": "1"},
+                          capture_output=True, text=True, timeout=60)
+    got = server.stop()
+    assert proc.returncode == 1, proc.stderr
+    assert "worker 1 failed: injected failure (test)" in proc.stderr
+    result = json.loads(json_path.read_text())
+    assert result["run"]["failures"] == ["worker 1: injected failure (test)"]
+    c = result["counters"]
+    assert c["sent"] == got["messages"]  # nothing the workers sent is missing from the file
+    # Worker 0's five devices ran the whole 3 s; worker 1's five about one second.
+    assert 150 + 40 <= c["sent"] <= 150 + 75, c["sent"]
