@@ -150,6 +150,12 @@ int run_load(const Options& o) {
   if (o.tls.insecure)
     fmt::print(stderr,
                "load-tester: warning: --insecure: the server's certificate is not verified\n");
+  // The same switch reached through librdkafka's own properties gets the same warning.
+  for (const auto& [name, value] : o.kafka.properties)
+    if ((name == "enable.ssl.certificate.verification" && value == "false") ||
+        (name == "ssl.endpoint.identification.algorithm" && value == "none"))
+      fmt::print(stderr, "load-tester: warning: -X {}={}: the brokers' certificates are not {}\n",
+                 name, value, value == "none" ? "matched to their names" : "verified");
   if (o.noexec) {
     print_plan(stdout, o);
     return 0;

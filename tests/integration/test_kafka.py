@@ -263,6 +263,13 @@ def test_closed_loop(tmp, kafka):
     assert "CLOSED LOOP" in run.stdout
 
 
+def test_turning_tls_verification_off_through_x_is_warned(tmp):
+    for prop, words in (("enable.ssl.certificate.verification=false", "not verified"),
+                        ("ssl.endpoint.identification.algorithm=none", "not matched")):
+        run = run_tool(tmp, ["--sink", "kafka", "-X", prop, "--noexec"])
+        assert run.returncode == 0 and f"warning: -X {prop}" in run.stderr and words in run.stderr
+
+
 def test_noexec_plan(tmp):
     run = run_tool(tmp, ["--sink", "kafka", "--brokers", "broker-1:9092,broker-2:9092",
                          "--devices", "1000", "--msg", "10", "-X", "compression.type=zstd",
