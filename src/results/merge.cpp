@@ -62,15 +62,16 @@ Counters counters_of(const json& j) {
 std::vector<std::size_t> check_parts(const std::vector<json>& parts,
                                      const std::vector<std::string>& names) {
   if (parts.empty()) throw UsageError{"merge: expected result files to merge"};
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    for (const char* key : {"options", "run", "counters", "histograms", "intervals"})
+      if (!parts[i].is_object() || !parts[i].contains(key))
+        results::not_a_result("merge", names[i], fmt::format("no \"{}\"", key));
   const json identity = test_identity(parts[0]);
-  const std::uint64_t size = parts[0]["run"].value("size", 1);
+  const std::uint64_t size = parts[0].at("run").value("size", 1);
   std::map<std::uint64_t, std::size_t> by_rank;
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    for (const char* key : {"options", "run", "counters", "histograms", "intervals"})
-      if (!parts[i].contains(key))
-        results::not_a_result("merge", names[i], fmt::format("no \"{}\"", key));
-    const json& run = parts[i]["run"];
-    if (!run["rank"].is_number_unsigned())
+    const json& run = parts[i].at("run");
+    if (!run.at("rank").is_number_unsigned())
       throw UsageError{fmt::format("merge: {} is already a merged result", names[i])};
     if (auto diff = first_difference(identity, test_identity(parts[i])); !diff.empty())
       throw UsageError{
@@ -78,7 +79,7 @@ std::vector<std::size_t> check_parts(const std::vector<json>& parts,
     if (run.value("size", std::uint64_t(1)) != size)
       throw UsageError{fmt::format("merge: {} is rank {} of {}, {} of {}", names[i],
                                    run.value("rank", 0), run.value("size", 1), names[0], size)};
-    const std::uint64_t rank = run["rank"];
+    const std::uint64_t rank = run.at("rank");
     if (auto [at, fresh] = by_rank.emplace(rank, i); !fresh)
       throw UsageError{
           fmt::format("merge: rank {} twice: {} and {}", rank, names[at->second], names[i])};
@@ -111,19 +112,19 @@ std::vector<IntervalPoint> merge_intervals(const std::vector<json>& parts,
   std::map<std::uint64_t, IntervalPoint> points;
   std::map<std::uint64_t, HdrHistogram> latency;
   for (std::size_t i : order) {
-    for (const json& p : parts[i]["intervals"]) {
+    for (const json& p : parts[i].at("intervals")) {
       const std::uint64_t index = p.value("index", std::uint64_t(0));
       IntervalPoint& m = points[index];
       m.index = index;
       m.start = Nanos(index) * update;
       m.length = std::max<Nanos>(m.length, p.value("length_ns", Nanos(0)));
-      m.counters.add(counters_of(p["counters"]));
+      m.counters.add(counters_of(p.at("counters")));
       m.connected += p.value("connected", 0u);
       // Per-interval lateness has no histogram in the file: the latest rank's p99 stands.
       m.lateness_p99 = std::max<std::int64_t>(m.lateness_p99, p.value("lateness_p99_ns", 0));
       const std::string what = fmt::format("intervals[{}].latency_hdr", index);
       if (p.contains("latency_hdr"))
-        add_into(latency[index], decode(p["latency_hdr"], names[i], what), names[i], what);
+        add_into(latency[index], decode(p.at("latency_hdr"), names[i], what), names[i], what);
     }
   }
   std::vector<IntervalPoint> out;
@@ -148,16 +149,16 @@ json merge_parts(const std::vector<json>& parts, const std::vector<std::string>&
   std::vector<std::string> targets;
   for (std::size_t i : order) {
     const json& p = parts[i];
-    const json& r = p["run"];
-    run.total.counters.add(counters_of(p["counters"]));
+    const json& r = p.at("run");
+    run.total.counters.add(counters_of(p.at("counters")));
     if (p.contains("error_codes"))
-      for (const auto& [code, n] : p["error_codes"].items())
+      for (const auto& [code, n] : p.at("error_codes").items())
         run.total.codes[code] += n.get<std::uint64_t>();
     for (const auto& [key, field] : kHistograms) {
       const std::string what = std::string("histograms.") + key + ".hdr";
-      if (p["histograms"].contains(key))
-        add_into(member(run.total, field), decode(p["histograms"][key]["hdr"], names[i], what),
-                 names[i], what);
+      if (p.at("histograms").contains(key))
+        add_into(member(run.total, field),
+                 decode(p.at("histograms").at(key).at("hdr"), names[i], what), names[i], what);
     }
     const std::string target = r.value("target", "");
     if (std::find(targets.begin(), targets.end(), target) == targets.end())
@@ -168,9 +169,9 @@ json merge_parts(const std::vector<json>& parts, const std::vector<std::string>&
     run.elapsed = std::max(run.elapsed, r.value("elapsed_ns", Nanos(0)));
     run.connect_phase = std::max(run.connect_phase, r.value("connect_phase_ns", Nanos(0)));
     run.connected_at_start += r.value("connected_at_start", 0u);
-    run.phase_connects += r["connect"].value("established", std::uint64_t(0));
+    run.phase_connects += r.at("connect").value("established", std::uint64_t(0));
     run.phase_connect_span =
-        std::max(run.phase_connect_span, r["connect"].value("span_ns", Nanos(0)));
+        std::max(run.phase_connect_span, r.at("connect").value("span_ns", Nanos(0)));
     run.interrupted = run.interrupted || r.value("interrupted", false);
     run.max_rss_kib = std::max(run.max_rss_kib, r.value("max_rss_kib", std::uint64_t(0)));
     run.rss_before_devices_kib =
@@ -183,17 +184,17 @@ json merge_parts(const std::vector<json>& parts, const std::vector<std::string>&
   run.intervals = merge_intervals(parts, order, names, o.update);
   json out = result_to_json(run);
   // The whole test's record: the options as every rank had them, the ranks it came from.
-  out["options"] = first["options"];
+  out["options"] = first.at("options");
   out["options"]["threads"] = run.workers;
   json& r = out["run"];
   r["rank"] = nullptr;
   r["size"] = parts.size();
   r["devices"] = o.devices;
   r["placement"] = "merged";
-  r["start_at_unix_ns"] = first["run"].value("start_at_unix_ns", json());
+  r["start_at_unix_ns"] = first.at("run").value("start_at_unix_ns", json());
   json from = json::array();
   for (std::size_t i : order)
-    from.push_back({{"file", names[i]}, {"rank", parts[i]["run"]["rank"]}});
+    from.push_back({{"file", names[i]}, {"rank", parts[i].at("run").at("rank")}});
   r["merged_from"] = from;
   return out;
 }
