@@ -46,7 +46,7 @@ void validate_broker(Flags& f, Options& o) {
   if (f.given("--subscribers") && o.sink != "mqtt" && o.sink != "nats")
     throw UsageError{o.sink == "amqp" || o.sink == "kafka"
                          ? fmt::format("--subscribers: --sink {} has --consumers", o.sink)
-                                      : "--subscribers: only with --sink mqtt or nats"};
+                         : "--subscribers: only with --sink mqtt or nats"};
   if (f.given("--consumers") && o.sink != "amqp" && o.sink != "kafka")
     throw UsageError{"--consumers: only with --sink amqp or kafka"};
   if (f.given("--persistent") && o.sink != "mqtt" && o.sink != "amqp")

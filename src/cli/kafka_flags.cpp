@@ -58,8 +58,8 @@ void read_config_file(Flags& f, KafkaOptions& k) {
     std::string name = line.substr(first, eq - first);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
     if (auto flag = kafka::owned_by_flag(name); !flag.empty())
-      throw UsageError{fmt::format("--kafka-config: \"{}\" line {}: {} is set by {}",
-                                   k.config_file, number, name, flag)};
+      throw UsageError{fmt::format("--kafka-config: \"{}\" line {}: {} is set by {}", k.config_file,
+                                   number, name, flag)};
     std::string value = line.substr(eq + 1);
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t") + 1);

@@ -43,8 +43,7 @@ void add_mqtt_flags(Flags& f, CLI::App& app, Options& o) {
 }
 
 void validate_mqtt(Flags& f, Options& o) {
-  for (const char* name :
-       {"--mqtt-version", "--qos", "--client-id", "--keepalive", "--retain"})
+  for (const char* name : {"--mqtt-version", "--qos", "--client-id", "--keepalive", "--retain"})
     need_mqtt(f, o, name);
   if (f.given("--topic") && o.sink != "mqtt" && o.sink != "kafka")
     throw UsageError{"--topic: only with --sink mqtt or kafka"};

@@ -12,13 +12,13 @@
 #include <string_view>
 
 #include "cli/amqp_flags.hpp"
-#include "cli/kafka_flags.hpp"
-#include "cli/placement.hpp"
 #include "cli/broker_flags.hpp"
 #include "cli/flags.hpp"
 #include "cli/http_flags.hpp"
+#include "cli/kafka_flags.hpp"
 #include "cli/mqtt_flags.hpp"
 #include "cli/nats_flags.hpp"
+#include "cli/placement.hpp"
 #include "cli/target_flags.hpp"
 #include "cli/units.hpp"
 #include "sinks/registry.hpp"
@@ -404,11 +404,9 @@ std::string describe_options(const Options& o) {
       : o.rate      ? "--rate=" + format_exact(*o.rate)
                     : "--msg=" + format_exact(o.msg),
       o.sink == "http" ? "" : fmt::format(" --payload={}", o.payload), format_exact(o.duration),
-      o.sink,
-      o.sink == "kafka" ? "" : fmt::format(" --hostname={} --port={}", o.hostname, o.port),
-      o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed,
-      o.threads, o.backlog, o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
-      format_exact(o.update));
+      o.sink, o.sink == "kafka" ? "" : fmt::format(" --hostname={} --port={}", o.hostname, o.port),
+      o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
+      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout), format_exact(o.update));
   s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
                    o.noexec ? " --noexec" : "", o.verbose ? " --verbose" : "",
                    o.quiet ? " --quiet" : "");

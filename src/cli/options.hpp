@@ -156,8 +156,8 @@ struct Options {
   // describe the whole test; it takes devices rank, rank + size, ... (see src/cli/placement).
   std::uint32_t rank = 0;
   std::uint32_t size = 1;
-  std::string placement = "";       // where rank and size came from ("", "--rank", "OMPI_...")
-  std::optional<Nanos> start_at;    // wall-clock start (Unix ns) every rank waits for
+  std::string placement = "";     // where rank and size came from ("", "--rank", "OMPI_...")
+  std::optional<Nanos> start_at;  // wall-clock start (Unix ns) every rank waits for
 
   // Reporting
   Nanos update = 1 * kSecond;

@@ -65,10 +65,9 @@ void set_user_properties(rd_kafka_conf_t* conf, const Options& o, Keep keep) {
     if (!keep(name)) continue;
     const auto result = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), why, sizeof why);
     if (result != RD_KAFKA_CONF_OK)
-      throw UsageError{fmt::format("--kafka-config: \"{}\": {} {}", o.kafka.config_file,
-                                   result == RD_KAFKA_CONF_UNKNOWN ? "no such property"
-                                                                   : "an invalid value for",
-                                   name)};
+      throw UsageError{fmt::format(
+          "--kafka-config: \"{}\": {} {}", o.kafka.config_file,
+          result == RD_KAFKA_CONF_UNKNOWN ? "no such property" : "an invalid value for", name)};
   }
   set(conf, "--username", "sasl.kerberos.min.time.before.relogin", "0");
 }

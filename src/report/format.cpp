@@ -22,7 +22,6 @@ std::string format_rate(double r) {
   return fmt::format("{:.2f}/s", r);
 }
 
-
 std::string format_utc(Nanos unix_ns) {
   const std::time_t t = std::time_t(unix_ns / kSecond);
   std::tm tm{};

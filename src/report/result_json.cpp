@@ -97,10 +97,14 @@ json result_to_json(const RunResult& run) {
   if (o.sink == "kafka") {
     json properties = json::object();
     for (const auto& [name, value] : o.kafka.properties) properties[name] = value;
-    options["kafka"] = {{"brokers", o.kafka.brokers},   {"topic", o.kafka.topic},
-                        {"key", o.kafka.key},           {"acks", o.kafka.acks},
-                        {"producers", o.kafka.producers}, {"properties", properties},
-                        {"username", o.auth.username},  {"consumers", o.subscribers},
+    options["kafka"] = {{"brokers", o.kafka.brokers},
+                        {"topic", o.kafka.topic},
+                        {"key", o.kafka.key},
+                        {"acks", o.kafka.acks},
+                        {"producers", o.kafka.producers},
+                        {"properties", properties},
+                        {"username", o.auth.username},
+                        {"consumers", o.subscribers},
                         {"config_file", o.kafka.config_file}};  // its values never: secrets
   }
   json intervals = json::array();

@@ -43,7 +43,7 @@ struct RunResult {
   Nanos elapsed = 0;  // sending window actually used (shorter when interrupted)
   bool interrupted = false;
   std::vector<std::string> failures;  // workers that ended on an exception, and why
-  std::uint64_t max_rss_kib = 0;  // peak resident memory of the process
+  std::uint64_t max_rss_kib = 0;      // peak resident memory of the process
   // Resident memory before the workers (and their devices) existed and once all connected:
   // the difference is what the devices cost, free of the run's later allocations.
   std::uint64_t rss_before_devices_kib = 0, rss_connected_kib = 0;

@@ -13,9 +13,9 @@
 
 #include "cli/options.hpp"
 #include "cli/units.hpp"
-#include "results/result_file.hpp"
 #include "report/format.hpp"
 #include "report/result_json.hpp"
+#include "results/result_file.hpp"
 
 namespace lt {
 

@@ -55,7 +55,7 @@ class WireProtocol final : public StreamProtocol {
  private:
   bool echo_;
   static constexpr std::uint32_t kHeadKept = 8;  // u32 length, u32 device
-  unsigned char header_[kHeadKept];  // the current frame's first bytes, as they come
+  unsigned char header_[kHeadKept];              // the current frame's first bytes, as they come
   std::uint32_t length_ = 0, device_ = 0;
   std::uint32_t header_have_ = 0;
   std::uint64_t frame_left_ = 0;  // bytes of the current frame still to come

@@ -45,7 +45,8 @@ TEST(OptionsAmqp, UrlUserVhostAndDefaults) {
 
 TEST(OptionsAmqp, ErrorsNameTheirFlag) {
   EXPECT_EQ(error_of({"--exchange", "x"}), "--exchange: only with --sink amqp");
-  EXPECT_EQ(error_of({"--sink", "mqtt", "--consumers", "1"}), "--consumers: only with --sink amqp or kafka");
+  EXPECT_EQ(error_of({"--sink", "mqtt", "--consumers", "1"}),
+            "--consumers: only with --sink amqp or kafka");
   EXPECT_EQ(error_of({"--sink", "amqp", "--subscribers", "1"}),
             "--subscribers: --sink amqp has --consumers");
   EXPECT_EQ(error_of({"--sink", "nats", "--persistent"}),

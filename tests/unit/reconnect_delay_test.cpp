@@ -27,7 +27,7 @@ TEST(ReconnectDelay, DevicesDroppedTogetherSpreadOut) {
   std::uint64_t rng = 1;
   std::set<Nanos> first_retries;
   for (int device = 0; device < 100; ++device) first_retries.insert(reconnect_delay(0, rng));
-  EXPECT_GT(first_retries.size(), 95u);  // not in lockstep
+  EXPECT_GT(first_retries.size(), 95u);                                      // not in lockstep
   EXPECT_GT(*first_retries.rbegin() - *first_retries.begin(), 20 * kMilli);  // over the range
 }
 
