@@ -17,23 +17,8 @@ bool topic_char(char c) {
 }
 
 void check_brokers(Flags& f, const std::string& list) {
-  const std::string expected = "expected host:port[,host:port...] (port 1 to 65535)";
-  if (list.empty()) f.fail("--brokers", expected);
-  std::size_t at = 0;
-  while (at <= list.size()) {
-    const std::size_t comma = std::min(list.find(',', at), list.size());
-    const std::string one = list.substr(at, comma - at);
-    const std::size_t colon = one.rfind(':');
-    std::uint64_t port = 0;
-    std::string host = colon == std::string::npos ? "" : one.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    const auto p = colon == std::string::npos ? std::nullopt : parse_count(one.substr(colon + 1));
-    if (p) port = *p;
-    if (host.empty() || !valid_hostname(host) || port < 1 || port > 65535)
-      f.fail("--brokers", expected);
-    at = comma + 1;
-  }
+  if (kafka::broker_hosts(list).empty())
+    f.fail("--brokers", "expected host:port[,host:port...] (port 1 to 65535)");
 }
 
 // kcat's -F format: NAME=VALUE lines; blank lines and # comments skipped.

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/schedule.hpp"
+#include "kafka/config.hpp"
 #include "net/socket_ops.hpp"
 #include "report/format.hpp"
 
@@ -80,11 +81,9 @@ double estimate_sends_per_core() {
 
 std::string target_host(const Options& o) {
   if (o.sink != "kafka") return o.hostname;
-  // The first bootstrap broker stands for the cluster: host:port or [v6]:port.
-  std::string first = o.kafka.brokers.substr(0, o.kafka.brokers.find(','));
-  first = first.substr(0, first.rfind(':'));
-  if (first.size() > 2 && first.front() == '[') first = first.substr(1, first.size() - 2);
-  return first;
+  // The first bootstrap broker stands for the cluster.
+  const auto hosts = kafka::broker_hosts(o.kafka.brokers);
+  return hosts.empty() ? o.hostname : hosts.front();
 }
 
 bool loopback_target(const std::string& host) {

@@ -5,6 +5,8 @@
 #include <array>
 #include <string_view>
 
+#include "cli/flags.hpp"
+
 namespace lt::kafka {
 
 namespace {
@@ -89,6 +91,24 @@ std::string owned_by_flag(const std::string& name) {
   for (const auto& [property, flag] : owned)
     if (name == property) return std::string(flag);
   return "";
+}
+
+std::vector<std::string> broker_hosts(std::string_view list) {
+  std::vector<std::string> hosts;
+  for (std::size_t at = 0; at <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    const std::string_view one = list.substr(at, comma - at);
+    at = comma + 1;
+    const std::size_t colon = one.rfind(':');
+    if (colon == std::string_view::npos) return {};
+    std::string host(one.substr(0, colon));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    const auto port = parse_count(one.substr(colon + 1));
+    if (host.empty() || !valid_hostname(host) || !port || *port < 1 || *port > 65535) return {};
+    hosts.push_back(std::move(host));
+  }
+  return hosts;
 }
 
 bool secret_property(std::string_view name) {

@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/options.hpp"
 
@@ -28,6 +30,10 @@ ConfPtr consumer_conf(const Options& options, const std::string& group);
 
 // Properties the tool sets from its own flags, and -X may not: "" when `name` is free.
 std::string owned_by_flag(const std::string& name);
+// The hosts of a --brokers list ("k1:9092,[::1]:9093"), in order; empty when an entry is not
+// host:port with a port from 1 to 65535.
+std::vector<std::string> broker_hosts(std::string_view list);
+
 // Properties that hold a secret: never on the command line (-X), only in --kafka-config's file.
 bool secret_property(std::string_view name);
 

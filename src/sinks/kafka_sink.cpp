@@ -68,7 +68,6 @@ struct Device {
   std::uint32_t producer;
   std::uint32_t topic;  // index into the producer's topic handles
   std::uint32_t inflight = 0;
-  bool opened = false;
   bool waiting = false;  // told Busy or Down: ready() when that ends
   std::string key;
 };
@@ -108,7 +107,7 @@ class KafkaSink final : public Sink {
       const std::string name = topic->expand(c.device_ids[i], c.options.rank);
       auto [it, added] = topic_index[p].emplace(name, topic_index[p].size());
       devices_.push_back(
-          Device{p, it->second, 0, false, false, key->expand(c.device_ids[i], c.options.rank)});
+          Device{p, it->second, 0, false, key->expand(c.device_ids[i], c.options.rank)});
       if (added) topic_names_.insert(name);
     }
     for (std::size_t p = 0; p < n; ++p) start_producer(producers_[p], topic_index[p]);
@@ -121,7 +120,6 @@ class KafkaSink final : public Sink {
 
   void open(std::uint32_t local, Nanos now) override {
     Device& d = devices_[local];
-    d.opened = true;
     ++producers_[d.producer].devices_opened;
     if (check_until_ == 0) {
       // Beyond the connect phase the 20 ms poll keeps looking for a producer still away.
@@ -184,7 +182,7 @@ class KafkaSink final : public Sink {
   void flush(Nanos) override {}
 
   bool busy() const override {
-    return outstanding_ > 0 || (consumers_ && consumers_->behind(completed_total()));
+    return outstanding_ > 0 || (consumers_ && consumers_->behind(completed_));
   }
 
   void stop(Nanos now) override {
@@ -374,8 +372,6 @@ class KafkaSink final : public Sink {
   void count_code(const char* where, rd_kafka_resp_err_t err) {
     ++c_.recorder.codes[fmt::format("{} {}", where, rd_kafka_err2name(err))];
   }
-
-  std::uint64_t completed_total() const { return completed_; }
 
   void close_all() {
     for (auto& p : producers_) {
