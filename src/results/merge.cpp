@@ -139,11 +139,18 @@ std::vector<IntervalPoint> merge_intervals(const std::vector<json>& parts,
   return out;
 }
 
-json merge_parts(const std::vector<json>& parts, const std::vector<std::string>& names) {
+// The whole test as a run: what the summary prints. Filled in place: `run` points at `options`.
+struct Merged {
+  Options options;
+  RunResult run;
+};
+
+json merge_parts(const std::vector<json>& parts, const std::vector<std::string>& names, Merged& m) {
   const std::vector<std::size_t> order = check_parts(parts, names);
   const json& first = parts[order.front()];
-  Options o = results::options_of(first);
-  RunResult run;
+  Options& o = m.options;
+  o = results::options_of(first);
+  RunResult& run = m.run;
   run.options = &o;
   run.start_unix_ns = INT64_MAX;
   std::vector<std::string> targets;
@@ -199,15 +206,20 @@ json merge_parts(const std::vector<json>& parts, const std::vector<std::string>&
   return out;
 }
 
-}  // namespace
-
-json merge_results(const std::vector<json>& parts, const std::vector<std::string>& names) {
+json merge_into(const std::vector<json>& parts, const std::vector<std::string>& names, Merged& m) {
   try {
-    return merge_parts(parts, names);
+    return merge_parts(parts, names, m);
   } catch (const json::exception& e) {
     // A file edited by hand or by another tool: a field of the wrong type, somewhere.
     throw UsageError{fmt::format("merge: a file holds a field of the wrong type ({})", e.what())};
   }
+}
+
+}  // namespace
+
+json merge_results(const std::vector<json>& parts, const std::vector<std::string>& names) {
+  Merged m;
+  return merge_into(parts, names, m);
 }
 
 int run_merge(const std::vector<std::string>& args, std::FILE* out) {
@@ -235,31 +247,14 @@ int run_merge(const std::vector<std::string>& args, std::FILE* out) {
         "[-o all.json])"};
   std::vector<json> parts;
   for (const auto& f : files) parts.push_back(results::read_result(f, "merge"));
-  json merged = merge_results(parts, files);
+  Merged m;
+  const json merged = merge_into(parts, files, m);
   AtomicFile file;
   std::string error;
   if (!output.empty() && !file.open(output, error))
     throw UsageError{fmt::format("-o: cannot write \"{}\": {}", output, error)};
-  // The summary of the whole test, as a single run prints it.
-  Options o = results::options_of(merged);
-  RunResult run;
-  run.options = &o;
-  const json& r = merged["run"];
-  run.target = r["target"];
-  run.workers = r["workers"];
-  run.elapsed = r["elapsed_ns"];
-  run.interrupted = r["interrupted"];
-  run.connected_at_start = r["connected_at_start"];
-  run.phase_connects = r["connect"]["established"];
-  run.phase_connect_span = r["connect"]["span_ns"];
-  run.max_rss_kib = r["max_rss_kib"];
-  run.cpu_seconds = r["cpu_seconds"];
-  run.total.counters = counters_of(merged["counters"]);
-  for (const auto& [code, n] : merged["error_codes"].items()) run.total.codes[code] = n;
-  for (const auto& [key, field] : kHistograms)
-    member(run.total, field) = decode(merged["histograms"][key]["hdr"], "merged", key);
   fmt::print(out, "merged {} rank(s): {}\n", parts.size(), fmt::join(files, " "));
-  print_summary(out, run);
+  print_summary(out, m.run);  // the whole test, as a single run prints it
   if (!output.empty()) {
     const std::string text = merged.dump(1) + "\n";  // fwrite: a full disk is commit()'s error
     std::fwrite(text.data(), 1, text.size(), file.stream());
