@@ -37,6 +37,9 @@ class KafkaMock:
     def create(self, topic, partitions, replication=1):
         self.command(f"create {topic} {partitions} {replication}")
 
+    def leader(self, topic, partition, broker):
+        self.command(f"leader {topic} {partition} {broker}")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()

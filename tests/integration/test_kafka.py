@@ -148,6 +148,12 @@ def test_non_retriable_errors_are_counted_by_code(tmp, kafka):
 
 @producing
 def test_a_broker_down_and_back_delays_but_loses_nothing(tmp, kafka):
+    # Every partition led by the broker that goes down: the mock elects no new leader, so the
+    # outage must reach every device (an auto-created topic may put no leader on broker 1).
+    kafka.create("outage", 3)
+    for partition in range(3):
+        kafka.leader("outage", partition, 1)
+
     def outage():
         kafka.down(1)
         time.sleep(2)
