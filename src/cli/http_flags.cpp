@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "cli/header_flags.hpp"
 #include "http/syntax.hpp"
 #include "http/url.hpp"
 
@@ -15,7 +16,6 @@ constexpr std::uint64_t kMaxBody = 16u << 20;
 
 // The framing headers are ours to write.
 std::string check_header(const std::string& h) {
-  if (auto why = check_header_line(h); !why.empty()) return why;
   const std::string_view name(h.data(), h.find(':'));
   if (http::iequals(name, "Content-Length") || http::iequals(name, "Transfer-Encoding"))
     return fmt::format("\"{}\" is set by the tool from the body", name);
@@ -29,25 +29,10 @@ void need_http(Flags& f, const Options& o, const char* name) {
 
 }  // namespace
 
-// A token name and a value free of control bytes (which would end the header early or smuggle
-// another one).
-std::string check_header_line(const std::string& h) {
-  const auto colon = h.find(':');
-  if (colon == std::string::npos || colon == 0)
-    return fmt::format("expected 'Name: value', got \"{}\"", h);
-  const std::string_view name(h.data(), colon);
-  for (char c : name)
-    if (!http::token_char(c)) return fmt::format("invalid header name \"{}\"", name);
-  for (char c : std::string_view(h).substr(colon + 1))
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
-      return fmt::format("control character in the value of \"{}\"", name);
-  return "";
-}
-
 void add_http_flags(Flags& f) {
   f.value("--path", "PATH", "http: request path and query [/]");
   f.value("--method", "METHOD", "http: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE [GET]");
-  f.repeated("-H,--header", "'NAME: VALUE'", "http, nats: header, repeatable");
+  add_header_flags(f);
   f.value("--body", "TEXT", "http: request body");
   f.value("--body-file", "FILE", "http: request body read from a file");
   f.value("--pipeline", "N", "http: requests in flight per connection, 1..1024 [1]");
@@ -56,8 +41,9 @@ void add_http_flags(Flags& f) {
 void validate_http(Flags& f, Options& o) {
   for (const char* name : {"--path", "--method", "--body", "--body-file", "--pipeline"})
     need_http(f, o, name);
-  if (f.given("--header") && o.sink != "http" && o.sink != "nats")
-    throw UsageError{"--header: only with --sink http or nats"};
+  for (const char* name : {"--header", "--header-file"})
+    if (f.given(name) && o.sink != "http" && o.sink != "nats")
+      throw UsageError{fmt::format("{}: only with --sink http or nats", name)};
   if (o.sink != "http") return;
 
   if (f.given("--payload"))
@@ -75,10 +61,10 @@ void validate_http(Flags& f, Options& o) {
     o.http.target = url->target;
   }
   f.choice("--method", o.http.method, kMethods, "method");
-  for (const auto& h : f.values("-H,--header")) {
-    if (auto why = check_header(h); !why.empty()) throw UsageError{"--header: " + why};
-    o.http.headers.push_back(h);
-  }
+  HeaderSet headers = read_headers(f, check_header);
+  o.http.headers = std::move(headers.wire);
+  o.http.shown_headers = std::move(headers.shown);
+  o.http.header_file = std::move(headers.file);
   if (f.given("--body") && f.given("--body-file"))
     throw UsageError{"--body and --body-file are exclusive: give one"};
   if (f.given("--body")) o.http.body = f.raw("--body");
@@ -102,7 +88,8 @@ std::string describe_http(const Options& o) {
   if (o.sink == "http") {
     s += fmt::format(" {} --method={} --pipeline={}", shell_word("--path=" + o.http.target),
                      o.http.method, o.http.pipeline);
-    for (const auto& h : o.http.headers) s += " " + shell_word("--header=" + h);
+    for (const auto& h : o.http.shown_headers) s += " " + shell_word("--header=" + h);
+    if (!o.http.header_file.empty()) s += " " + shell_word("--header-file=" + o.http.header_file);
     if (!o.http.body_file.empty()) {
       s += " " + shell_word("--body-file=" + o.http.body_file);
     } else if (!o.http.body.empty()) {

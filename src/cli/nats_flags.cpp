@@ -1,6 +1,6 @@
 #include "cli/nats_flags.hpp"
 
-#include "cli/http_flags.hpp"
+#include "cli/header_flags.hpp"
 #include "core/template.hpp"
 #include "nats/codec.hpp"
 
@@ -43,10 +43,10 @@ void validate_nats(Flags& f, Options& o) {
   if (!subject) throw UsageError{fmt::format("--subject: {}, got \"{}\"", why, n.subject)};
   if (auto bad = nats::check_subject(subject->expand(0, 0), false); !bad.empty())
     throw UsageError{fmt::format("--subject: {}, got \"{}\"", bad, n.subject)};
-  for (const auto& h : f.values("-H,--header")) {
-    if (auto bad = check_header_line(h); !bad.empty()) throw UsageError{"--header: " + bad};
-    n.headers.push_back(h);
-  }
+  HeaderSet headers = read_headers(f);
+  n.headers = std::move(headers.wire);
+  n.shown_headers = std::move(headers.shown);
+  n.header_file = std::move(headers.file);
   f.count("--responders", n.responders, 0, 100'000);
   if (f.given("--responders") && n.mode != NatsMode::Request)
     throw UsageError{"--responders: only with --nats-mode request"};
@@ -77,7 +77,8 @@ std::string describe_nats(const Options& o) {
   std::string s = fmt::format(" --nats-mode={} {} --ping-interval={}", nats_mode_name(n.mode),
                               shell_word("--subject=" + n.subject), format_exact(n.ping_interval));
   if (n.responders) s += fmt::format(" --responders={}", n.responders);
-  for (const auto& h : n.headers) s += " " + shell_word("--header=" + h);
+  for (const auto& h : n.shown_headers) s += " " + shell_word("--header=" + h);
+  if (!n.header_file.empty()) s += " " + shell_word("--header-file=" + n.header_file);
   return s;
 }
 

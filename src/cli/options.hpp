@@ -30,7 +30,9 @@ struct ServeFaults {
 struct HttpOptions {
   std::string target = "/";  // request-target: path and query
   std::string method = "GET";
-  std::vector<std::string> headers;  // "Name: value", checked
+  std::vector<std::string> headers;        // "Name: value", checked
+  std::vector<std::string> shown_headers;  // as reports show them: credentials redacted
+  std::string header_file;
   std::string body;
   std::string body_file;       // where the body came from, for describe_options()
   std::uint32_t pipeline = 1;  // requests in flight per connection
@@ -68,7 +70,9 @@ inline const char* nats_mode_name(NatsMode m) {
 struct NatsOptions {
   NatsMode mode = NatsMode::Pub;
   std::string subject = "load-tester.{device}";
-  std::vector<std::string> headers;  // "Name: value": sent as HPUB
+  std::vector<std::string> headers;        // "Name: value": sent as HPUB
+  std::vector<std::string> shown_headers;  // as reports show them: credentials redacted
+  std::string header_file;
   std::uint32_t responders = 0;      // request: reply connections inside the tool
   Nanos ping_interval = 1 * kSecond;
 };

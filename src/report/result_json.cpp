@@ -68,7 +68,8 @@ json result_to_json(const RunResult& run) {
   if (o.sink == "nats")
     options["nats"] = {{"mode", nats_mode_name(o.nats.mode)},
                        {"subject", o.nats.subject},
-                       {"headers", o.nats.headers},
+                       {"headers", o.nats.shown_headers},
+                       {"header_file", o.nats.header_file},
                        {"responders", o.nats.responders},
                        {"ping_interval_ns", o.nats.ping_interval},
                        {"username", o.auth.username},
@@ -91,7 +92,8 @@ json result_to_json(const RunResult& run) {
   if (o.sink == "http")
     options["http"] = {{"method", o.http.method},
                        {"target", o.http.target},
-                       {"headers", o.http.headers},
+                       {"headers", o.http.shown_headers},
+                       {"header_file", o.http.header_file},
                        {"body_bytes", o.http.body.size()},
                        {"pipeline", o.http.pipeline}};
   if (o.sink == "kafka") {
@@ -113,6 +115,7 @@ json result_to_json(const RunResult& run) {
                          {"start_ns", p.start},
                          {"length_ns", p.length},
                          {"connected", p.connected},
+                         {"rss_kib", p.rss_kib},
                          {"counters", counters_to_json(p.counters)},
                          {"latency_p50_ns", p.latency_p50},
                          {"latency_p99_ns", p.latency_p99},

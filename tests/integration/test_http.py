@@ -275,3 +275,44 @@ def test_server_that_never_reads_big_bodies_bounds_memory(tmp):
     # beyond one request. (Sanitizer builds add their own tens of MiB: checked normally only.)
     if not SANITIZED:
         assert run.result["run"]["max_rss_kib"] < 40 * 1024, run.result["run"]["max_rss_kib"]
+
+
+def test_header_file_credentials_reach_the_server_but_no_report(tmp):
+    """--header-file: the server gets the header; stdout, stderr, the result file and the
+    --verbose options line never show its value; a credential given with -H is redacted too."""
+    import http.server
+    import threading
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            seen.append((self.headers.get("Authorization"), self.headers.get("X-Api-Key")))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        headers = f"{tmp}/headers"
+        with open(headers, "w") as f:
+            f.write("# staging\nAuthorization: Bearer s3cr3t-from-file\n")
+        run = run_tool(tmp, ["--url", f"http://127.0.0.1:{server.server_port}/", "--devices", "2",
+                             "--msg", "10", "--duration", "1s", "--header-file", headers,
+                             "-H", "X-Api-Key: k3y-on-argv", "--verbose"])
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.stderr
+    assert run.counters["completed"] == run.counters["sent"] == len(seen) == 20
+    assert set(seen) == {("Bearer s3cr3t-from-file", "k3y-on-argv")}
+    everything = run.stdout + run.stderr + open(f"{tmp}/run.json").read()
+    assert "s3cr3t" not in everything and "k3y" not in everything
+    http_options = run.result["options"]["http"]
+    assert http_options["headers"] == ["X-Api-Key: <redacted>", "Authorization: <redacted>"]
+    assert http_options["header_file"] == headers
