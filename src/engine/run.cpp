@@ -122,6 +122,7 @@ IntervalPoint summarize(const IntervalReport& r, const RunResult& run, Nanos upd
   p.latency_max = r.data.latency.max();
   p.lateness_p99 = r.data.lateness.value_at_percentile(99);
   p.connected = r.connected;
+  p.rss_kib = resident_kib();
   p.latency_hdr = r.data.latency.encode_base64();
   return p;
 }

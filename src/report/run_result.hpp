@@ -19,6 +19,7 @@ struct IntervalPoint {
   std::int64_t latency_p50 = 0, latency_p99 = 0, latency_max = 0;
   std::int64_t lateness_p99 = 0;
   std::uint32_t connected = 0;  // devices connected when the interval closed
+  std::uint64_t rss_kib = 0;    // resident memory when it closed: a soak shows it flat
   std::string latency_hdr;      // the interval's latency histogram, encoded: merges stay exact
 };
 

@@ -120,6 +120,7 @@ std::vector<IntervalPoint> merge_intervals(const std::vector<json>& parts,
       m.length = std::max<Nanos>(m.length, p.value("length_ns", Nanos(0)));
       m.counters.add(counters_of(p.at("counters")));
       m.connected += p.value("connected", 0u);
+      m.rss_kib += p.value("rss_kib", std::uint64_t(0));  // the whole test's memory
       // Per-interval lateness has no histogram in the file: the latest rank's p99 stands.
       m.lateness_p99 = std::max<std::int64_t>(m.lateness_p99, p.value("lateness_p99_ns", 0));
       const std::string what = fmt::format("intervals[{}].latency_hdr", index);
