@@ -9,6 +9,7 @@
 
 #include "cli/options.hpp"
 #include "engine/run.hpp"
+#include "report/atomic_file.hpp"
 #include "results/compare.hpp"
 #include "results/merge.hpp"
 #include "serve/serve.hpp"
@@ -16,6 +17,7 @@
 int main(int argc, char** argv) {
   // A closed stdout (| head) must not kill the run before its result files are written.
   std::signal(SIGPIPE, SIG_IGN);
+  lt::install_crash_cleanup();
   try {
     // Commands on result files take no run options.
     const std::string command = argc > 1 ? argv[1] : "";

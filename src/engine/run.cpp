@@ -41,9 +41,8 @@ class SignalWatch {
   }
   ~SignalWatch() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
-  // Waits up to `timeout` for a signal; true once one arrived. After the first, the default
-  // action is restored and the signals unblocked in this thread, so a second Ctrl-C ends the
-  // process at once.
+  // Waits up to `timeout` for a signal; true once one arrived. After the first, the signals are
+  // unblocked in this thread with a handler that ends the process at once (a second Ctrl-C).
   bool wait(Nanos timeout) {
     if (seen_) {
       if (timeout > 0) sleep_for(timeout);
@@ -53,9 +52,7 @@ class SignalWatch {
     if (timeout < 0) ts = {0, 0};
     if (sigtimedwait(&set_, nullptr, &ts) > 0) {
       seen_ = true;
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &dfl, nullptr);
+      exit_on_next_signal();
       pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
     }
     return seen_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "sinks/registry.hpp"
@@ -80,7 +81,10 @@ void Worker::run(Nanos connect_origin) {
       dispatch(boundary - 1, now, end);
       sink_->flush(now);
       publish(interval_++, false);
-      if (fail_at_ && interval_ >= fail_at_) throw std::runtime_error("injected failure (test)");
+      if (fail_at_ && interval_ >= fail_at_) {
+        if (crash_) std::abort();
+        throw std::runtime_error("injected failure (test)");
+      }
     }
     dispatch(now, now, end);
     sink_->flush(now);
@@ -114,10 +118,14 @@ void Worker::run(Nanos connect_origin) {
 void Worker::run_guarded(Nanos connect_origin) {
   try {
     // A test hook: LT_TEST_FAIL_WORKER=N makes worker N (by its first device) throw a second
-    // into the run, to show that one worker's failure loses nothing the others measured.
+    // into the run, to show that one worker's failure loses nothing the others measured;
+    // N:crash makes it abort instead (result paths untouched, no temporary file left).
+    char* rest = nullptr;
     if (const char* fail = std::getenv("LT_TEST_FAIL_WORKER");
-        fail && std::strtoull(fail, nullptr, 10) == shard_.first_device)
+        fail && std::strtoull(fail, &rest, 10) == shard_.first_device && rest != fail) {
       fail_at_ = 1;
+      crash_ = std::strcmp(rest, ":crash") == 0;
+    }
     run(connect_origin);
   } catch (const std::exception& e) {
     failure_ = e.what();

@@ -112,6 +112,7 @@ class Worker final : private SinkEvents {
   std::atomic<Nanos> send_from_{0};
   std::string failure_;
   std::uint64_t fail_at_ = 0;  // LT_TEST_FAIL_WORKER: throw after this many intervals
+  bool crash_ = false;         // LT_TEST_FAIL_WORKER=N:crash: abort instead
   std::atomic<bool> stop_{false};
   std::atomic<Nanos> dispatch_end_{0};
   std::mutex mailbox_mutex_;

@@ -50,8 +50,7 @@ int serve_with(const Options& o) {
   sigwait(&set, &sig);
   stop.store(true);
   // A second signal while draining ends the process at once.
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  exit_on_next_signal();
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   thread.join();
 

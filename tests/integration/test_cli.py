@@ -1,4 +1,5 @@
 """Bad input: one clear line naming the flag, exit code 2. --noexec plans and connects nowhere."""
+import os
 import resource
 import subprocess
 
@@ -50,6 +51,13 @@ def test_devices_beyond_the_descriptor_limit_are_refused_before_starting():
 def test_unwritable_result_file_is_reported_before_the_run(tmp):
     r = lt("--json", "/nonexistent-dir/run.json", "--duration", "1s")
     assert r.returncode == 2 and "--json" in r.stderr
+    # A directory is refused before the run, not found at the rename after it; no server runs,
+    # so an attempt to connect would show as a connect error, not as exit 2.
+    for flag in ("--json", "--hdr-log"):
+        r = lt(flag, tmp, "--duration", "1s", "--port", "1")
+        assert r.returncode == 2, r.stderr
+        assert r.stderr == f'load-tester: {flag}: cannot write "{tmp}": Is a directory\n'
+    assert os.listdir(tmp) == []
 
 
 def test_go_style_single_dash_flags_are_accepted(tmp):

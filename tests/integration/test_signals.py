@@ -103,3 +103,45 @@ def test_a_failed_worker_loses_nothing_the_others_measured(tmp):
     assert c["sent"] == got["messages"]  # nothing the workers sent is missing from the file
     # Worker 0's five devices ran the whole 3 s; worker 1's five about one second.
     assert 150 + 40 <= c["sent"] <= 150 + 75, c["sent"]
+
+
+def test_a_second_ctrl_c_exits_at_once_and_leaves_no_file(tmp):
+    """The first Ctrl-C starts a clean stop; while it waits (at most 500 ms) for late echoes, a
+    second one ends the process at once: said on stderr, no result file, no temporary file, an existing result file
+    at the path untouched."""
+    server = Server(tmp, echo=True, extra=["--delay", "20s"])
+    json_path = Path(tmp) / "run.json"
+    json_path.write_text("previous")
+    proc = subprocess.Popen([BINARY, "--port", str(server.port), "--echo", "--devices", "5",
+                             "--msg", "10", "--duration", "0", "--timeout", "30s", "--quiet",
+                             "--json", str(json_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    # The clean stop waits up to 500 ms for the echoes on their way (none come: 20 s late).
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5
+    server.stop()
+    assert proc.returncode == -signal.SIGINT, err
+    assert "interrupted again: exiting at once, no result file written" in err
+    assert json_path.read_text() == "previous"
+    assert not list(Path(tmp).glob("*.tmp.*")), "temporary files left behind"
+
+
+def test_a_crashing_worker_leaves_no_partial_or_temporary_file(tmp):
+    server = Server(tmp)
+    json_path, log_path = Path(tmp) / "run.json", Path(tmp) / "run.hlog"
+    json_path.write_text("previous")
+    proc = subprocess.run([BINARY, "--port", str(server.port), "--devices", "4", "--msg", "10",
+                           "--duration", "5s", "--threads", "2", "--quiet", "--json",
+                           str(json_path), "--hdr-log", str(log_path)],
+                          env={**os.environ, "LT_TEST_FAIL_WORKER": "0:crash"},
+                          capture_output=True, text=True, timeout=60)
+    server.stop()
+    assert proc.returncode == -signal.SIGABRT, proc.stderr
+    assert "load-tester: crashed: no result file written" in proc.stderr
+    assert json_path.read_text() == "previous" and not log_path.exists()
+    assert not list(Path(tmp).glob("*.tmp.*")), "temporary files left behind"
