@@ -118,14 +118,21 @@ std::vector<WorkerShard> make_shards(const Options& o, unsigned workers) {
 }
 
 void ensure_fd_limit(const Options& o) {
-  const std::uint64_t need = o.local_devices() + kSpareFds;
+  // Kafka devices are streams over a few producer connections; elsewhere a device is one
+  // socket, and the tool's own subscribers, consumers and responders are more.
+  const std::uint64_t devices = o.sink == "kafka" ? 0 : o.local_devices();
+  const std::uint64_t helpers = o.subscribers + o.nats.responders;
+  // Descriptors the process was started with (a parent's leaked ones) count against the limit.
+  const std::uint64_t inherited = open_fd_count();
+  const std::uint64_t spare = kSpareFds + helpers + inherited;
+  const std::uint64_t need = devices + spare;
   const rlimit lim = raise_fd_limit(need);
   if (lim.rlim_cur < need)
     throw UsageError{fmt::format(
-        "--devices: {} connections need {} file descriptors but the limit is {} (hard limit {}); "
-        "use at most {} devices or raise the limit (ulimit -n)",
-        o.local_devices(), need, lim.rlim_cur, lim.rlim_max,
-        lim.rlim_cur > kSpareFds ? lim.rlim_cur - kSpareFds : 0)};
+        "--devices: {} connections need {} file descriptors ({} open already) but the limit is "
+        "{} (hard limit {}); use at most {} devices or raise the limit (ulimit -n)",
+        devices + helpers, need, inherited, lim.rlim_cur, lim.rlim_max,
+        lim.rlim_cur > spare ? lim.rlim_cur - spare : 0)};
 }
 
 void print_plan(std::FILE* out, const Options& o) {

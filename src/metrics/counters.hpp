@@ -42,6 +42,7 @@ enum class Counter : std::uint8_t {
                     // amqp basic.nack)
   ErrNoResponders,  // nats request: nobody subscribes to the subject
   ErrReturned,      // amqp --mandatory: the broker could not route a message (basic.return)
+  ErrResources,     // this machine ran out: descriptors (EMFILE, ENFILE) or kernel memory
   kCount
 };
 
@@ -59,7 +60,7 @@ inline constexpr std::array<std::string_view, std::size_t(Counter::kCount)> kCou
     "err_reset",     "err_closed",          "err_send",
     "err_malformed", "err_timeout",         "err_tls",
     "err_broker",    "err_rejected",        "err_no_responders",
-    "err_returned"};
+    "err_returned",  "err_resources"};
 // clang-format on
 // Every counter has a name: a missing one would be an empty key in reports.
 static_assert(!kCounterNames.back().empty());

@@ -1,6 +1,7 @@
 #include "net/socket_ops.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace lt {
@@ -68,8 +70,27 @@ bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::s
   return true;
 }
 
+std::uint64_t open_fd_count() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return 0;
+  const int own = ::dirfd(dir);
+  std::uint64_t n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const long fd = std::strtol(e->d_name, nullptr, 10);
+    n += fd > 2 && fd != own ? 1 : 0;
+  }
+  ::closedir(dir);
+  return n;
+}
+
 Counter classify_errno(int err) {
   switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return Counter::ErrResources;
     case ECONNREFUSED:
       return Counter::ErrRefused;
     case ETIMEDOUT:

@@ -27,6 +27,9 @@ Counter classify_errno(int err);
 bool resolve_target(const std::string& host, std::uint16_t port, Target& out, std::string& error);
 std::string format_address(const sockaddr_storage& addr, bool with_port = true);
 
+// Descriptors open in this process now beyond stdin, stdout and stderr (entries of
+// /proc/self/fd); 0 when unreadable.
+std::uint64_t open_fd_count();
 // Raises RLIMIT_NOFILE towards `want` (the hard limit too when privileged); returns the limits
 // now in force.
 rlimit raise_fd_limit(std::uint64_t want);

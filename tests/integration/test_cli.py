@@ -48,6 +48,28 @@ def test_devices_beyond_the_descriptor_limit_are_refused_before_starting():
     assert "--devices" in r.stderr and "limit" in r.stderr
 
 
+def test_descriptors_inherited_from_the_parent_count_against_the_limit(tmp):
+    """20 devices fit a limit of 120 (20 + 64 spare), but not beside 60 descriptors a parent
+    left open: refused before the run instead of failing connections with EMFILE."""
+    server = Server(tmp)
+    def limit_120():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, 120))
+    common = ["--devices", "20", "--msg", "1", "--duration", "1s", "--port", str(server.port),
+              "--quiet"]
+    assert lt(*common, preexec_fn=limit_120).returncode == 0
+    pipes = [os.pipe() for _ in range(30)]
+    try:
+        fds = [fd for pair in pipes for fd in pair]
+        r = lt(*common, preexec_fn=limit_120, pass_fds=fds)
+    finally:
+        for fd in (fd for pair in pipes for fd in pair):
+            os.close(fd)
+    server.stop()
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("load-tester: --devices: 20 connections need ")
+    assert "open already) but the limit is 120" in r.stderr
+
+
 def test_unwritable_result_file_is_reported_before_the_run(tmp):
     r = lt("--json", "/nonexistent-dir/run.json", "--duration", "1s")
     assert r.returncode == 2 and "--json" in r.stderr

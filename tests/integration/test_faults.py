@@ -1,5 +1,6 @@
 """A target that is down, or dies mid-run: counted, reconnected, never a crash or a hang."""
 import json
+import resource
 import time
 
 import pytest
@@ -69,6 +70,35 @@ def test_server_killed_and_restarted_mid_run(tmp):
     last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
     assert last["counters"]["sent"] >= 0.95 * devices * msg, last
     assert "reconnects" in out
+
+
+def test_descriptors_run_out_mid_run_counted_as_resources_and_recovered(tmp):
+    """The tool's descriptor limit drops under its open descriptors (prlimit from outside) while
+    the server restarts: every reconnect fails with EMFILE, counted as err_resources, retried
+    with backoff; once the limit is back, all devices reconnect and the rate returns."""
+    server = Server(tmp)
+    port = server.port
+    devices, msg = 10, 20
+    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", str(devices), "--msg",
+                                       str(msg), "--duration", "7s", "--quiet"])
+    time.sleep(1.5)
+    limits = resource.prlimit(proc.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (3, limits[1]))  # stdio only
+    server.kill()
+    server = Server(tmp, port=port)
+    time.sleep(2.0)
+    resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, limits)
+    out, err = proc.communicate(timeout=60)
+    server.stop()
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["err_resources"] >= devices, c
+    assert c["reconnects"] >= devices, c
+    assert c["sent"] + c["missed"] == devices * msg * 7, c
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["connected"] == devices, last
+    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
 
 
 def test_target_that_accepts_but_never_reads(tmp):
