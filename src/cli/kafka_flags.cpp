@@ -133,7 +133,7 @@ std::string describe_kafka(const Options& o) {
       fmt::format(" --brokers={} {} {} --acks={}", k.brokers, shell_word("--topic=" + k.topic),
                   shell_word("--key=" + k.key), k.acks);
   if (k.producers) s += fmt::format(" --producers={}", k.producers);
-  for (const auto& [name, value] : k.properties) s += " " + shell_word("-X" + name + "=" + value);
+  for (const auto& [name, value] : k.properties) s += " -X " + shell_word(name + "=" + value);
   if (!k.config_file.empty()) s += " " + shell_word("--kafka-config=" + k.config_file);
   return s;
 }

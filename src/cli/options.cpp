@@ -267,6 +267,18 @@ void add_serve_flags(Flags& f, CLI::App& app, Options& o) {
   app.add_flag("--echo", o.echo, "send every message back");
 }
 
+// A fraction in plain decimals that reads back (strtod) as the same double: parse_fraction
+// takes no exponent, which fmt's shortest form would use for small values.
+std::string exact_decimal(double v) {
+  for (int digits = 1;; ++digits) {
+    std::string s = fmt::format("{:.{}f}", v, digits);
+    if (std::strtod(s.c_str(), nullptr) == v || digits >= 1100) {
+      while (s.size() > 1 && s.back() == '0' && s[s.size() - 2] != '.') s.pop_back();
+      return s;
+    }
+  }
+}
+
 // "0.01" or "1%": a fraction from 0 to 1.
 std::optional<double> parse_fraction(std::string s) {
   const bool percent = !s.empty() && s.back() == '%';
@@ -391,7 +403,7 @@ std::string describe_options(const Options& o) {
     if (x.stall > 0)
       s += fmt::format(" --stall={} --stall-every={}", format_exact(x.stall),
                        format_exact(x.stall_every));
-    if (x.drop > 0) s += fmt::format(" --drop={}", x.drop);
+    if (x.drop > 0) s += " --drop=" + exact_decimal(x.drop);
     if (x.any()) s += fmt::format(" --seed={}", x.seed);
     return s;
   }

@@ -44,6 +44,9 @@ int digits(std::string_view s, std::size_t at, std::size_t n) {
   return v;
 }
 
+// The last whole second nanoseconds since 1970 can hold in 64 bits (April 2262).
+constexpr Nanos kLastSecond = INT64_MAX / kSecond - 1;
+
 // "SSSS[.fffffffff]" as nanoseconds.
 std::optional<Nanos> seconds_with_fraction(std::string_view s) {
   const auto dot = s.find('.');
@@ -51,6 +54,7 @@ std::optional<Nanos> seconds_with_fraction(std::string_view s) {
   if (!all_digits(whole) || whole.size() > 11) return std::nullopt;
   Nanos ns = 0;
   std::from_chars(whole.data(), whole.data() + whole.size(), ns);
+  if (ns > kLastSecond) return std::nullopt;
   ns *= kSecond;
   if (dot != std::string_view::npos) {
     const std::string_view frac = s.substr(dot + 1);
@@ -104,6 +108,9 @@ std::optional<Nanos> parse_rfc3339(std::string_view s) {
   tm.tm_sec = sec;
   const std::time_t t = timegm(&tm);
   if (tm.tm_mday != day) return std::nullopt;  // timegm normalised an impossible date (Feb 30)
+  // Before 1970 (an offset can take a 1970 date there) or past 2262: not a time we can hold.
+  const Nanos seconds = Nanos(t) - offset / kSecond;
+  if (seconds < 0 || seconds > kLastSecond) return std::nullopt;
   return Nanos(t) * kSecond + frac - offset;
 }
 
@@ -180,7 +187,7 @@ void validate_placement(Flags& f, Options& o, const EnvLookup& env) {
     if (!t)
       f.fail("--start-at",
              "expected an RFC 3339 time (2026-11-29T06:00:00Z, with an optional fraction and "
-             "offset) or Unix seconds (1795928400.5)");
+             "offset) or Unix seconds (1795928400.5), from 1970 to 2262");
     o.start_at = *t;
   }
   o.json_path = expand_rank(o.json_path, o.rank);

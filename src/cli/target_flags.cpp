@@ -40,6 +40,9 @@ void validate_target(Flags& f, Options& o) {
     std::string why;
     auto url = http::parse_url(f.raw("--url"), why);
     if (!url) throw UsageError{fmt::format("--url: {}, got \"{}\"", why, shown)};
+    if (!valid_hostname(url->host))
+      throw UsageError{fmt::format(
+          "--url: the host is neither an IP address nor a DNS name, got \"{}\"", shown)};
     if (f.given("--sink") && o.sink != url->sink)
       throw UsageError{fmt::format("--url: a {}:// URL is for --sink {}, not {}", url->scheme,
                                    url->sink, o.sink)};

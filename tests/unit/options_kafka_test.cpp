@@ -40,11 +40,15 @@ TEST(OptionsKafka, DefaultsAndValues) {
 TEST(OptionsKafka, DescribeParsesBack) {
   const Options o =
       parse({"--sink", "kafka", "--brokers", "a:1,b:2", "--topic", "x{device}", "--key", "",
-             "--acks", "0", "--producers", "2", "-X", "compression.type=zstd"});
+             "--acks", "0", "--producers", "2", "-X", "compression.type=zstd", "-X", "linger.ms=5"});
   const std::string d = describe_options(o);
   EXPECT_NE(d.find("--brokers=a:1,b:2"), std::string::npos) << d;
   EXPECT_EQ(d.find("--hostname"), std::string::npos) << d;  // it would be refused back
-  EXPECT_NE(d.find("-Xcompression.type=zstd"), std::string::npos) << d;
+  // "-Xlinger.ms=5" would read back as the unknown long option --Xlinger.ms (Go-style flags).
+  EXPECT_NE(d.find(" -X compression.type=zstd -X linger.ms=5"), std::string::npos) << d;
+  std::vector<std::string> words = test::split(d);
+  words.erase(words.begin());  // "run"
+  EXPECT_EQ(describe_options(parse(words)), d);
 }
 
 TEST(OptionsKafka, ConfigFileHoldsSecretsAndIsNeverShown) {
