@@ -4,7 +4,9 @@
 Each decoder target's input starts with an option byte (nats/mqtt: the size limit, 20 = 1 MiB;
 http: which responses answer HEAD; amqp: frame-max 4096 << (byte % 9) and the frame at which a
 callback stops, byte / 9 % 8) and a split header (harness.hpp): a count byte, then that many
-piece sizes. Run it again after changing the seeds; the files are kept in the repository.
+piece sizes; request_parser_fuzz and wire_header_fuzz have the split header only. options_fuzz
+takes command-line words separated by newlines. Run it again after changing the seeds; the files
+are kept in the repository.
 """
 import pathlib
 import struct
@@ -45,6 +47,14 @@ def method(channel, class_id, method_id, args=b""):
 
 def content_header(channel, size, flags=b"\x00\x00"):
     return frame(2, channel, struct.pack(">HHQ", 60, 0, size) + flags)
+
+
+def argv(*words):
+    return b"\n".join(words)
+
+
+def wire(device, seq, intended, payload=64, sent=0):
+    return struct.pack("<IIQqq", payload, device, seq, intended, sent) + bytes(payload - 32)
 
 
 def short(text):
@@ -222,6 +232,67 @@ SEEDS = {
         "relative": b"p99>+10%",
         "absolute": b"p99.9>=+2ms",
         "value": b"errors>0",
+    },
+    # Command lines for each sink and for serve, as a user would type them.
+    "options_fuzz": {
+        "tcp": argv(b"--devices", b"3", b"--rate", b"1", b"--echo", b"--json", b"r{rank}.json",
+                    b"--duration", b"90m"),
+        "udp_go": argv(b"-msg", b"0.1", b"-payload", b"1KiB", b"-update", b"250ms", b"-arrival",
+                       b"poisson", b"-precise", b"-timeout", b"1500us", b"-hostname", b"::1",
+                       b"-sink", b"udp", b"-v", b"-source-ip", b"127.0.0.1-127.0.0.3"),
+        "http": argv(b"--url", b"https://example.com:8443/a?b=1", b"--method", b"POST", b"--body",
+                     b"x y", b"-H", b"X-A: 1", b"-H", b"Authorization: Bearer t", b"--pipeline",
+                     b"3", b"--insecure", b"--rate", b"max", b"--devices", b"4"),
+        "http_files": argv(b"run", b"--sink", b"http", b"--body-file", b"/dev/null",
+                           b"--ca-file=/dev/null", b"--tls", b"--method", b"HEAD"),
+        "mqtt": argv(b"--url", b"mqtts://b:8883", b"--qos", b"1", b"--topic", b"t/{device}/x y",
+                     b"--retain", b"--persistent", b"--keepalive", b"30s", b"--username", b"u",
+                     b"--subscribers", b"3", b"--mqtt-version", b"5", b"--devices", b"9"),
+        "nats": argv(b"--url", b"tls://n:4333", b"--nats-mode", b"e2e", b"--subscribers", b"2",
+                     b"--subject", b"s.{device}", b"-H", b"A: b c", b"--ping-interval", b"250ms",
+                     b"--devices", b"4"),
+        "amqp": argv(b"--url", b"amqps://bob@r:5999/v%2Fx", b"--exchange", b"ex", b"--routing-key",
+                     b"k.{device}", b"--queue", b"q {device}", b"--declare", b"--exchange-type",
+                     b"topic", b"--durable", b"--mandatory", b"--confirm", b"off", b"--heartbeat",
+                     b"0", b"--consumers", b"2", b"--devices", b"4"),
+        "kafka": argv(b"--sink", b"kafka", b"--brokers", b"a:1,[::1]:2", b"--topic", b"t.{rank}",
+                      b"--key", b"", b"--acks", b"-1", b"--producers", b"4", b"-X",
+                      b"compression.type=lz4", b"--kafka-config", b"/dev/null", b"--consumers",
+                      b"1", b"--threads", b"1"),
+        "ranks": argv(b"--devices", b"10", b"--rank", b"1", b"--size", b"4", b"--start-at",
+                      b"2026-11-29T06:00:00.5+01:00", b"--hdr-log", b"h{rank}.log",
+                      b"--connect-rate", b"2.5k", b"--connect-timeout", b"3s"),
+        "serve": argv(b"serve", b"-sink", b"udp", b"-echo", b"-delay", b"1ms..2500us", b"-stall",
+                      b"1s", b"-stall-every", b"10s", b"-drop", b"0.25", b"-seed", b"3",
+                      b"-port", b"0", b"-json="),
+        "serve_http": argv(b"serve", b"--sink=http", b"--bind", b"::", b"--delay", b"2ms", b"-q"),
+        "help": argv(b"-h"),
+        "version": argv(b"--version"),
+        "template": b"lt/{rank}/{device}/{{literal}}",
+    },
+    "request_parser_fuzz": {
+        "get": split(7, 30) + b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n"
+        b"Accept: */*\r\n\r\n",
+        "pipeline": split(5, 11) + b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"POST /b?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\nhello"
+        b"HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /e HTTP/1.1\r\n\r\n",
+        "chunked": split(3) + b"PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked"
+        b"\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n"
+        b"\r\nDELETE * HTTP/1.1\r\nHost: h\r\n\r\n",
+        "http10": split() + b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        b"OPTIONS * HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "smuggle": split(40) + b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    },
+    # Frames as the tcp sink writes them (u32 length, u32 device, u64 seq, i64 intended, i64
+    # sent), one after another as a connection carries them.
+    "wire_header_fuzz": {
+        "frames": split(5, 32, 60) + wire(0, 1, 1_000_000) + wire(0, 2, 2_000_000, 32) +
+        wire(7, 3, 3_000_000, 100, 3_000_500),
+        "devices": split() + wire(1 << 20, 9, -5, 40) + wire(1048575, 1, 0) + wire(3, 1, 0),
+        "bad_length": split(4) + struct.pack("<I", 31) + wire(2, 1, 5) +
+        struct.pack("<I", (16 << 20) + 1) + bytes(28),
     },
 }
 
