@@ -33,6 +33,9 @@
 # librdkafka-dev (Debian 12: 2.0.2) is the Kafka client the kafka sink links; its rdkafka_mock.h
 # is the Kafka-protocol mock cluster the kafka tests start (no Kafka broker is packaged for
 # Debian). kcat reads topics back in those tests, as an outside consumer.
+#
+# nftables lets the fault tests (as root) drop one loopback port's packets for a few seconds in a
+# table of their own, to make a peer vanish without closing (a half-open connection).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -45,6 +48,7 @@ packages=(
   rabbitmq-server amqp-tools
   librdkafka-dev kcat
   openmpi-bin
+  nftables
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -155,6 +155,9 @@ void add_run_flags(Flags& f, CLI::App& app, Options& o) {
   f.value("--inflight", "N", "unanswered messages per device in echo mode [1024]");
   f.value("--timeout", "DURATION", "echo reply deadline and end-of-run drain bound [1s]");
   f.value("--connect-timeout", "DURATION", "time allowed for all devices to connect [2s]");
+  f.value("--peer-timeout", "DURATION",
+          "give up a TCP connection whose data stays unacknowledged or whose peer reads nothing "
+          "this long; 0 = the kernel's ~15 min, else 1ms..1h [10s]");
   f.value("--connect-rate", "RATE",
           "open connections at this rate per second, e.g. 5k [all at once]");
   f.value("--source-ip", "ADDRS",
@@ -239,6 +242,9 @@ void validate_run(Flags& f, Options& o) {
   // Upper bounds keep deadline arithmetic (now + timeout) far from overflow.
   f.duration("--timeout", o.timeout, 1, kYear);
   f.duration("--connect-timeout", o.connect_timeout, 1, kYear);
+  f.duration("--peer-timeout", o.peer_timeout, 0, kHour);
+  if (o.peer_timeout > 0 && o.peer_timeout < kMilli)  // the kernel counts milliseconds
+    f.fail("--peer-timeout", "expected 0 (off) or a duration from 1ms to 1h");
   if (auto r = f.rate("--connect-rate", 10'000'000)) o.connect_rate = *r;
   if (f.given("--source-ip")) {
     auto ips = parse_source_ips(f.raw("--source-ip"));
@@ -410,7 +416,7 @@ std::string describe_options(const Options& o) {
   std::string s = fmt::format(
       "run --devices={} {}{} --duration={} --sink={}{} "
       "--arrival={} --seed={} --threads={} --backlog={} --inflight={} --timeout={} "
-      "--connect-timeout={} --update={}",
+      "--connect-timeout={} --peer-timeout={} --update={}",
       o.devices,
       o.closed_loop ? "--rate=max"
       : o.rate      ? "--rate=" + format_exact(*o.rate)
@@ -418,7 +424,8 @@ std::string describe_options(const Options& o) {
       o.sink == "http" ? "" : fmt::format(" --payload={}", o.payload), format_exact(o.duration),
       o.sink, o.sink == "kafka" ? "" : fmt::format(" --hostname={} --port={}", o.hostname, o.port),
       o.arrival == Arrival::Poisson ? "poisson" : "constant", o.seed, o.threads, o.backlog,
-      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout), format_exact(o.update));
+      o.inflight, format_exact(o.timeout), format_exact(o.connect_timeout),
+      format_exact(o.peer_timeout), format_exact(o.update));
   s += fmt::format("{}{}{}{}{}", o.echo ? " --echo" : "", o.precise ? " --precise" : "",
                    o.noexec ? " --noexec" : "", o.verbose ? " --verbose" : "",
                    o.quiet ? " --quiet" : "");

@@ -153,6 +153,9 @@ struct Options {
   std::uint32_t inflight = 1024;        // per-device unanswered messages in echo mode
   Nanos timeout = 1 * kSecond;          // echo reply deadline (UDP loss) and end-of-run drain bound
   Nanos connect_timeout = 2 * kSecond;  // after the last paced connect has begun
+  // A TCP connection whose sent bytes stay unacknowledged, or whose peer's window stays shut,
+  // this long is given up (TCP_USER_TIMEOUT); 0 leaves the kernel's ~15 minutes.
+  Nanos peer_timeout = 10 * kSecond;
   std::optional<Rate> connect_rate;     // new connections per second; none = all at once
   std::vector<std::string> source_ips;  // local addresses, device d uses [d % size]
 
@@ -180,6 +183,7 @@ struct Options {
   Rate total_rate() const { return rate ? *rate : msg.times(devices); }
   // Devices of this rank: ids d with d mod size == rank.
   std::uint64_t local_devices() const { return (devices - rank + size - 1) / size; }
+
   // This rank's share of the total rate (the whole of it without ranks).
   Rate local_rate() const { return size == 1 ? total_rate() : msg.times(local_devices()); }
 };

@@ -33,12 +33,16 @@ int open_socket(const Target& target, int type, std::uint64_t device) {
   return fd;
 }
 
-int dial(const Target& target, std::uint64_t device) {
+int dial(const Target& target, std::uint64_t device, Nanos peer_timeout) {
   const int fd = open_socket(target, SOCK_STREAM, device);
   if (fd < 0) return -1;
   int one = 1;
   // The sinks coalesce writes themselves; Nagle would only add latency on top.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Current kernels also count how long the peer's window stays shut, answered probes or not
+  // (seen here on 6.x): a target that stops reading for that long is given up too.
+  const auto ms = unsigned(std::clamp<Nanos>(peer_timeout / kMilli, 0, INT32_MAX));
+  if (ms > 0) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
   const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.addr_len);
   if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;
@@ -109,6 +113,10 @@ Counter classify_errno(int err) {
     default:
       return Counter::ErrSend;
   }
+}
+
+Counter classify_io_errno(int err) {
+  return err == ETIMEDOUT ? Counter::ErrTimeout : classify_errno(err);
 }
 
 bool resolve_target(const std::string& host, std::uint16_t port, Target& out, std::string& error) {

@@ -15,14 +15,20 @@ namespace lt {
 // address when --source-ip gave some; -1 with errno on failure.
 int open_socket(const Target& target, int type, std::uint64_t device);
 // A TCP connection to the target begun without waiting (TCP_NODELAY set): the socket, or -1
-// with errno. Completion shows as writability; dial_error() then tells how it ended.
-int dial(const Target& target, std::uint64_t device);
+// with errno. Completion shows as writability; dial_error() then tells how it ended. Bytes sent
+// and left unacknowledged, or a peer window left shut, for `peer_timeout` end the connection with
+// ETIMEDOUT (TCP_USER_TIMEOUT; 0 = not set): a peer that vanished (a half-open connection) is
+// found in that time, not after the kernel's ~15 minutes of retransmissions.
+int dial(const Target& target, std::uint64_t device, Nanos peer_timeout);
 // The connect's outcome once the socket is writable: 0 or the errno.
 int dial_error(int fd);
 // Fills target.sources from --source-ip; false and `error` when an address does not fit.
 bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error);
 // Which error counter an errno from connect/send/recv belongs to.
 Counter classify_errno(int err);
+// The same for an established connection, where ETIMEDOUT means the peer stopped acknowledging
+// (err_timeout), not a connect timeout.
+Counter classify_io_errno(int err);
 // Resolves host:port once at start-up; false and `error` filled when it does not resolve.
 bool resolve_target(const std::string& host, std::uint16_t port, Target& out, std::string& error);
 std::string format_address(const sockaddr_storage& addr, bool with_port = true);

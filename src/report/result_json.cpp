@@ -50,6 +50,7 @@ json result_to_json(const RunResult& run) {
                   {"backlog", o.backlog},
                   {"inflight", o.inflight},
                   {"timeout_ns", o.timeout},
+                  {"peer_timeout_ns", o.peer_timeout},
                   {"connect_rate", o.connect_rate ? json(o.connect_rate->per_second()) : json()},
                   {"source_ips", o.source_ips},
                   {"threads", run.workers},

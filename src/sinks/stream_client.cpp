@@ -63,7 +63,7 @@ void StreamClient::open_conn(StreamConn& conn, Nanos now) {
     c_.loop.at(now + sweep_every_, [this](Nanos t) { sweep(t); });
   }
   conn.connect_began = now;
-  conn.fd = dial(c_.target, conn.device);
+  conn.fd = dial(c_.target, conn.device, c_.options.peer_timeout);
   if (conn.fd < 0) {
     close(conn, now, classify_errno(errno));
     return;
@@ -233,7 +233,7 @@ std::size_t StreamClient::io(StreamConn& conn, bool write, char* data, std::size
 // the socket under it is err_tls.
 Counter StreamClient::io_error(StreamConn& conn, TlsIo status, int err) {
   if (status == TlsIo::Closed) return Counter::ErrClosed;
-  if (err != 0) return classify_errno(err);
+  if (err != 0) return classify_io_errno(err);
   if (conn.tls) {
     print_first_error("TLS session", conn.tls->error());
     return Counter::ErrTls;

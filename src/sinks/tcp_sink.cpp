@@ -168,7 +168,7 @@ void TcpConn::on_io(std::uint32_t events, Nanos now) {
 
 void TcpSink::connect(TcpConn& conn, Nanos now) {
   if (stopped_) return;
-  conn.fd = dial(c_.target, conn.device);
+  conn.fd = dial(c_.target, conn.device, c_.options.peer_timeout);
   conn.connect_began = now;
   if (conn.fd < 0) {
     drop(conn, now, classify_errno(errno));
@@ -249,7 +249,7 @@ void TcpSink::write_out(TcpConn& conn, Nanos) {
     }
     const int err = errno;
     record_written(conn, now);
-    drop(conn, now, classify_errno(err));
+    drop(conn, now, classify_io_errno(err));
     return;
   }
   record_written(conn, now);
@@ -296,7 +296,7 @@ void TcpSink::read_in(TcpConn& conn, Nanos now) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    drop(conn, now, n == 0 ? Counter::ErrClosed : classify_errno(errno));
+    drop(conn, now, n == 0 ? Counter::ErrClosed : classify_io_errno(errno));
     return;
   }
 }

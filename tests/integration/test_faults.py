@@ -6,6 +6,7 @@ import time
 import pytest
 
 from conftest import SANITIZED, Server, free_port, run_tool, start_tool
+from netfault import blackhole, needs_nft
 
 SCALE = 0.2 if SANITIZED else 1.0
 
@@ -101,9 +102,40 @@ def test_descriptors_run_out_mid_run_counted_as_resources_and_recovered(tmp):
     assert last["counters"]["sent"] >= 0.95 * devices * msg, last
 
 
+@needs_nft
+def test_a_peer_that_vanishes_is_found_by_its_unacknowledged_data(tmp):
+    """Half-open: the server's packets vanish for 4 s (no FIN, no RST). Each connection's sent
+    bytes stay unacknowledged; after --peer-timeout 2s the kernel gives it up
+    (TCP_USER_TIMEOUT), counted err_timeout, and the device reconnects once the path is back.
+    Without the limit, TCP would retransmit for ~15 minutes and the run would never notice (with
+    a limit longer than the outage, these connections survive it and nothing is counted)."""
+    server = Server(tmp)
+    port = server.port
+    devices, msg, seconds = 5, 20, 10
+    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", str(devices), "--msg",
+                                       str(msg), "--duration", f"{seconds}s", "--peer-timeout",
+                                       "2s", "--quiet"])
+    time.sleep(2.0)
+    with blackhole(port):
+        time.sleep(4.0)
+    out, err = proc.communicate(timeout=60)
+    server.stop()
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["err_timeout"] >= devices, c
+    assert c["reconnects"] >= devices, c
+    assert c["sent"] + c["missed"] == devices * msg * seconds, c
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["connected"] == devices, last
+    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
+
+
 def test_target_that_accepts_but_never_reads(tmp):
     """A stalled target fills the kernel buffers, then ours; the rest is counted missed, and the
-    run still ends on time with every due message accounted for."""
+    run still ends on time with every due message accounted for. With the default --peer-timeout
+    (10 s) a 5 s stall is waited out; with 1 s the shut window gives each connection up
+    (err_timeout) and the devices reconnect, to be stalled again."""
     import socket
     import threading
     listener = socket.socket()
@@ -122,21 +154,29 @@ def test_target_that_accepts_but_never_reads(tmp):
     t = threading.Thread(target=accept_and_hold, daemon=True)
     t.start()
     devices, msg = 4, int(20_000 * SCALE)
-    start = time.monotonic()
-    run = run_tool(tmp, ["--port", str(listener.getsockname()[1]), "--devices", str(devices),
-                         "--msg", str(msg), "--duration", "2s", "--payload", "1KiB", "--quiet"],
-                   timeout=60)
-    elapsed = time.monotonic() - start
-    stop.set()
-    t.join()
-    for s in held:
-        s.close()
-    listener.close()
+    args = ["--port", str(listener.getsockname()[1]), "--devices", str(devices), "--msg",
+            str(msg), "--duration", "5s", "--payload", "1KiB", "--quiet"]
+    try:
+        start = time.monotonic()
+        run = run_tool(tmp, args, timeout=60)
+        elapsed = time.monotonic() - start
+        cut = run_tool(tmp, [*args, "--peer-timeout", "1s"], timeout=60)
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        listener.close()
     assert run.returncode == 0, run.stderr
     c = run.counters
     assert c["missed"] > 0 and c["sent"] > 0, c
-    assert c["sent"] + c["missed"] == devices * msg * 2
-    assert elapsed < 2 + 1 + 5, elapsed  # duration + drain bound (--timeout) + start/exit slack
+    assert c["sent"] + c["missed"] == devices * msg * 5
+    assert c["disconnects"] == 0 and c["err_timeout"] == 0, c
+    assert elapsed < 5 + 1 + 5, elapsed  # duration + drain bound (--timeout) + start/exit slack
+    assert cut.returncode == 0, cut.stderr
+    c = cut.counters
+    assert c["err_timeout"] >= devices and c["reconnects"] >= devices, c
+    assert c["sent"] + c["missed"] == devices * msg * 5
 
 
 def _serve_in_thread(handler):
