@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, Server, decode_hdr
+from conftest import BINARY, Server, decode_hdr, free_port
+from netfault import blackhole, needs_nft
 
 
 def test_ctrl_c_during_an_endless_run_keeps_every_result(tmp):
@@ -145,3 +146,28 @@ def test_a_crashing_worker_leaves_no_partial_or_temporary_file(tmp):
     assert "load-tester: crashed: no result file written" in proc.stderr
     assert json_path.read_text() == "previous" and not log_path.exists()
     assert not list(Path(tmp).glob("*.tmp.*")), "temporary files left behind"
+
+
+@needs_nft
+def test_ctrl_c_while_connecting_stops_at_once_with_complete_files(tmp):
+    """The target's SYNs vanish (nftables), so the devices are still connecting after a second
+    of a 30 s --connect-timeout: Ctrl-C ends the wait at once, and the files say so."""
+    port = free_port()
+    json_path = Path(tmp) / "run.json"
+    with blackhole(port):
+        proc = subprocess.Popen([BINARY, "--port", str(port), "--devices", "5", "--msg", "20",
+                                 "--duration", "10s", "--connect-timeout", "30s", "--json",
+                                 str(json_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    assert took < 3, took
+    assert proc.returncode == 0, err
+    assert "interrupted while connecting: stopping" in err and "INTERRUPTED" in out
+    result = json.loads(json_path.read_text())
+    assert result["run"]["interrupted"] is True
+    assert result["counters"]["sent"] == 0 and result["run"]["connected_at_start"] == 0
+    assert not list(Path(tmp).glob("*.tmp.*"))
