@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "net/socket_ops.hpp"
 #include "net/tls.hpp"
 #include "report/atomic_file.hpp"
+#include "report/interval_spool.hpp"
 #include "report/console.hpp"
 #include "report/format.hpp"
 #include "report/result_json.hpp"
@@ -222,6 +224,9 @@ int run_load(const Options& o) {
                             fmt::format("load-tester {} {} devices", o.sink, o.devices));
 
   IntervalCollector collector(workers.size());
+  // Only the result file needs the series; it is kept on disk, not in memory.
+  std::optional<IntervalSpool> spool;
+  if (files.json.is_open()) spool.emplace(o.json_path);
   bool stop_sent = signals.seen();
   if (stop_sent) {  // interrupted while connecting
     run.interrupted = true;
@@ -254,7 +259,7 @@ int run_load(const Options& o) {
         files.log->write_interval("lateness", p.start, length, r->data.lateness);
       }
       if (!o.quiet && p.length > 0) print_progress(stdout, run, p, o.local_devices());
-      run.intervals.push_back(std::move(p));
+      if (spool) spool->add(p);
     }
   }
   for (auto& t : threads) t.join();
@@ -294,9 +299,8 @@ int run_load(const Options& o) {
   if (files.json.is_open()) {
     // fwrite, not fmt::print, whose exception on a full disk would skip the error below; a
     // short write leaves the stream's error flag set, which commit() reports.
-    const std::string text = result_to_json(run).dump(2) + "\n";
-    std::fwrite(text.data(), 1, text.size(), files.json.stream());
-    if (!files.json.commit(error)) {
+    if (!spool->write_result(result_to_json(run), files.json.stream(), error) ||
+        !files.json.commit(error)) {
       fmt::print(stderr, "load-tester: --json: could not write \"{}\": {}\n", o.json_path, error);
       code = 1;
     }

@@ -31,6 +31,20 @@ json histogram_to_json(const HdrHistogram& h) {
               {"percentiles", pct}, {"hdr", h.encode_base64()}};
 }
 
+json interval_to_json(const IntervalPoint& p) {
+  return {{"index", p.index},
+          {"start_ns", p.start},
+          {"length_ns", p.length},
+          {"connected", p.connected},
+          {"rss_kib", p.rss_kib},
+          {"counters", counters_to_json(p.counters)},
+          {"latency_p50_ns", p.latency_p50},
+          {"latency_p99_ns", p.latency_p99},
+          {"latency_max_ns", p.latency_max},
+          {"lateness_p99_ns", p.lateness_p99},
+          {"latency_hdr", p.latency_hdr}};
+}
+
 json result_to_json(const RunResult& run) {
   const Options& o = *run.options;
   json options = {{"sink", o.sink},
@@ -112,17 +126,7 @@ json result_to_json(const RunResult& run) {
   }
   json intervals = json::array();
   for (const auto& p : run.intervals) {
-    intervals.push_back({{"index", p.index},
-                         {"start_ns", p.start},
-                         {"length_ns", p.length},
-                         {"connected", p.connected},
-                         {"rss_kib", p.rss_kib},
-                         {"counters", counters_to_json(p.counters)},
-                         {"latency_p50_ns", p.latency_p50},
-                         {"latency_p99_ns", p.latency_p99},
-                         {"latency_max_ns", p.latency_max},
-                         {"lateness_p99_ns", p.lateness_p99},
-                         {"latency_hdr", p.latency_hdr}});
+    intervals.push_back(interval_to_json(p));
   }
   return json{{"tool", "load-tester"},
               {"version", LT_VERSION},

@@ -10,6 +10,7 @@ namespace lt {
 inline constexpr int kResultFormat = 1;
 
 nlohmann::json result_to_json(const RunResult& run);
+nlohmann::json interval_to_json(const IntervalPoint& point);
 nlohmann::json counters_to_json(const Counters& c);
 nlohmann::json histogram_to_json(const HdrHistogram& h);
 

@@ -1,7 +1,7 @@
 #pragma once
 // Everything a finished (or interrupted) run measured, as the reporters and the JSON writer see
-// it. Interval histograms are not kept here (they stream to the HDR log as they complete); the
-// series keeps counters and a few percentiles per interval.
+// it. A live run keeps its interval series on disk (report/interval_spool.hpp), not in
+// `intervals`; a merge, which reads finished files, fills `intervals`.
 #include <cstdint>
 #include <string>
 #include <vector>
