@@ -7,9 +7,21 @@ from contextlib import contextmanager
 
 import pytest
 
+def _nft_works():
+    """Root, the nft tool and a kernel that takes a table (a container without CAP_NET_ADMIN
+    does not)."""
+    if os.geteuid() != 0 or shutil.which("nft") is None:
+        return False
+    table = f"lt_probe_{os.getpid()}"
+    made = subprocess.run(["nft", "add", "table", "inet", table], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+    return made.returncode == 0
+
+
 needs_nft = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("nft") is None,
-    reason="needs root and nft (Debian nftables, which scripts/install-deps.sh installs)")
+    not _nft_works(),
+    reason="needs root, nft (Debian nftables, which scripts/install-deps.sh installs) and "
+           "nf_tables in the kernel")
 
 
 @contextmanager
