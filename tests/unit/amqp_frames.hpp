@@ -154,4 +154,9 @@ struct Reader {
   }
 };
 
+// A broker's connection.start server-properties table (a text, a nested table, a flag).
+inline const std::string kServerProperties =
+    shortstr("product") + "S" + longstr("RabbitMQ") + shortstr("capabilities") + "F" +
+    longstr(shortstr("publisher_confirms") + "t" + bytes({1}));
+
 }  // namespace lt::amqp
