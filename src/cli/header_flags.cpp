@@ -79,9 +79,8 @@ HeaderSet read_headers(Flags& f, const std::function<std::string(const std::stri
     if (line.empty() || line[0] == '#') continue;
     const auto colon = line.find(':');
     // The line itself is never quoted: it may hold the secret the file exists to keep.
-    const std::string bad = colon == std::string::npos || colon == 0
-                                ? "expected 'Name: value'"
-                                : check_line(line, check);
+    const std::string bad = colon == std::string::npos || colon == 0 ? "expected 'Name: value'"
+                                                                     : check_line(line, check);
     if (!bad.empty())
       throw UsageError{fmt::format("--header-file: \"{}\" line {}: {}", set.file, number, bad)};
     set.wire.push_back(line);

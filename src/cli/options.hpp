@@ -73,7 +73,7 @@ struct NatsOptions {
   std::vector<std::string> headers;        // "Name: value": sent as HPUB
   std::vector<std::string> shown_headers;  // as reports show them: credentials redacted
   std::string header_file;
-  std::uint32_t responders = 0;      // request: reply connections inside the tool
+  std::uint32_t responders = 0;  // request: reply connections inside the tool
   Nanos ping_interval = 1 * kSecond;
 };
 

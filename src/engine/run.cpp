@@ -18,9 +18,9 @@
 #include "net/socket_ops.hpp"
 #include "net/tls.hpp"
 #include "report/atomic_file.hpp"
-#include "report/interval_spool.hpp"
 #include "report/console.hpp"
 #include "report/format.hpp"
+#include "report/interval_spool.hpp"
 #include "report/result_json.hpp"
 #include "sinks/registry.hpp"
 

@@ -14,8 +14,8 @@ namespace lt {
 IntervalSpool::IntervalSpool(const std::string& result_path) {
   const auto slash = result_path.rfind('/');
   const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0                ? "/"
-                                                      : result_path.substr(0, slash);
+                          : slash == 0               ? "/"
+                                                     : result_path.substr(0, slash);
   const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0) {
     file_ = ::fdopen(fd, "w+");

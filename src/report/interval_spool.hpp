@@ -4,9 +4,8 @@
 // result file as it completes, so a day-long run at --update 1s does not grow by hundreds of MB.
 // At the end it is copied into the result file as its "intervals" array.
 #include <cstdio>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "report/run_result.hpp"
 

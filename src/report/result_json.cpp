@@ -81,14 +81,11 @@ json result_to_json(const RunResult& run) {
                        {"username", o.auth.username},
                        {"subscribers", o.subscribers}};
   if (o.sink == "nats")
-    options["nats"] = {{"mode", nats_mode_name(o.nats.mode)},
-                       {"subject", o.nats.subject},
-                       {"headers", o.nats.shown_headers},
-                       {"header_file", o.nats.header_file},
-                       {"responders", o.nats.responders},
-                       {"ping_interval_ns", o.nats.ping_interval},
-                       {"username", o.auth.username},
-                       {"subscribers", o.subscribers}};
+    options["nats"] = {
+        {"mode", nats_mode_name(o.nats.mode)}, {"subject", o.nats.subject},
+        {"headers", o.nats.shown_headers},     {"header_file", o.nats.header_file},
+        {"responders", o.nats.responders},     {"ping_interval_ns", o.nats.ping_interval},
+        {"username", o.auth.username},         {"subscribers", o.subscribers}};
   if (o.sink == "amqp")
     options["amqp"] = {{"vhost", o.amqp.vhost},
                        {"exchange", o.amqp.exchange},
@@ -105,12 +102,9 @@ json result_to_json(const RunResult& run) {
                        {"username", o.auth.username},
                        {"consumers", o.subscribers}};
   if (o.sink == "http")
-    options["http"] = {{"method", o.http.method},
-                       {"target", o.http.target},
-                       {"headers", o.http.shown_headers},
-                       {"header_file", o.http.header_file},
-                       {"body_bytes", o.http.body.size()},
-                       {"pipeline", o.http.pipeline}};
+    options["http"] = {{"method", o.http.method},          {"target", o.http.target},
+                       {"headers", o.http.shown_headers},  {"header_file", o.http.header_file},
+                       {"body_bytes", o.http.body.size()}, {"pipeline", o.http.pipeline}};
   if (o.sink == "kafka") {
     json properties = json::object();
     for (const auto& [name, value] : o.kafka.properties) properties[name] = value;

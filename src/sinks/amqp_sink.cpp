@@ -12,8 +12,7 @@ namespace lt {
 namespace amqp_client {
 
 AmqpSink::AmqpSink(SinkContext& c)
-    : StreamClient(c, c.device_ids.size() + E2eTracker::subscribers_on(c),
-                   sweep_period(c.options)),
+    : StreamClient(c, c.device_ids.size() + E2eTracker::subscribers_on(c), sweep_period(c.options)),
       o_(c.options.amqp),
       payload_(c.options.payload),
       state_(conns_.size()),
@@ -35,8 +34,7 @@ Offer AmqpSink::offer(std::uint32_t local, std::uint64_t seq, Nanos intended, Na
   StreamConn& conn = conns_[local];
   AmqpState& s = state_[local];
   if (!conn.ready) return Offer::Down;
-  if (s.blocked || s.flow_stopped ||
-      (o_.confirm && s.box.pending.size() >= c_.options.inflight) ||
+  if (s.blocked || s.flow_stopped || (o_.confirm && s.box.pending.size() >= c_.options.inflight) ||
       conn.out.size() - conn.out_at >= kMaxBuffered) {
     s.box.owe_ready = true;
     return Offer::Busy;
@@ -77,8 +75,7 @@ void AmqpSink::before_write(StreamConn& conn, Nanos now) {
   // out (consumers read it) and in the pending entry.
   const std::uint64_t base = conn.written - conn.out_at;
   state_[conn.index].box.stamp(now, [&](const Publish& p) {
-    wire_detail::put(reinterpret_cast<unsigned char*>(conn.out.data() + (p.body - base) + 24),
-                     now);
+    wire_detail::put(reinterpret_cast<unsigned char*>(conn.out.data() + (p.body - base) + 24), now);
   });
 }
 

@@ -30,8 +30,9 @@ TEST(OptionsHeaders, CredentialNames) {
 
 TEST(OptionsHeaders, FileHeadersAreSentButNeverShown) {
   const std::string file =
-      write_file("headers", "# for the staging API\r\nAuthorization: Bearer s3cr3t\r\n\r\n"
-                            "X-Tenant: blue\n");
+      write_file("headers",
+                 "# for the staging API\r\nAuthorization: Bearer s3cr3t\r\n\r\n"
+                 "X-Tenant: blue\n");
   const Options o = parse({"--url", "http://h/", "-H", "Accept: */*", "--header-file", file});
   EXPECT_EQ(o.http.headers, (std::vector<std::string>{"Accept: */*", "Authorization: Bearer s3cr3t",
                                                       "X-Tenant: blue"}));

@@ -38,9 +38,9 @@ TEST(OptionsKafka, DefaultsAndValues) {
 }
 
 TEST(OptionsKafka, DescribeParsesBack) {
-  const Options o =
-      parse({"--sink", "kafka", "--brokers", "a:1,b:2", "--topic", "x{device}", "--key", "",
-             "--acks", "0", "--producers", "2", "-X", "compression.type=zstd", "-X", "linger.ms=5"});
+  const Options o = parse({"--sink", "kafka", "--brokers", "a:1,b:2", "--topic", "x{device}",
+                           "--key", "", "--acks", "0", "--producers", "2", "-X",
+                           "compression.type=zstd", "-X", "linger.ms=5"});
   const std::string d = describe_options(o);
   EXPECT_NE(d.find("--brokers=a:1,b:2"), std::string::npos) << d;
   EXPECT_EQ(d.find("--hostname"), std::string::npos) << d;  // it would be refused back
