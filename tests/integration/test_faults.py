@@ -11,6 +11,13 @@ from netfault import blackhole, needs_nft
 SCALE = 0.2 if SANITIZED else 1.0
 
 
+def last_full_interval(result, devices, msg):
+    """The last whole 1 s interval: the schedule is back on target there, every device sending."""
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
+    return last
+
+
 @pytest.mark.parametrize("target", [["--port"], ["--url", "http://127.0.0.1:{}/"],
                                     ["--url", "mqtt://127.0.0.1:{}"],
                                     ["--url", "nats://127.0.0.1:{}"],
@@ -67,9 +74,7 @@ def test_server_killed_and_restarted_mid_run(tmp):
     assert c["disconnects"] >= devices and c["reconnects"] >= devices, c
     assert c["err_closed"] + c["err_reset"] >= devices, c
     assert c["sent"] + c["missed"] == devices * msg * 5
-    # After the restart the schedule is back on target: the last full interval sends at rate.
-    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
-    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
+    last_full_interval(result, devices, msg)
     assert "reconnects" in out
 
 
@@ -97,9 +102,8 @@ def test_descriptors_run_out_mid_run_counted_as_resources_and_recovered(tmp):
     assert c["err_resources"] >= devices, c
     assert c["reconnects"] >= devices, c
     assert c["sent"] + c["missed"] == devices * msg * 7, c
-    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    last = last_full_interval(result, devices, msg)
     assert last["connected"] == devices, last
-    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
 
 
 @needs_nft
@@ -107,28 +111,36 @@ def test_a_peer_that_vanishes_is_found_by_its_unacknowledged_data(tmp):
     """Half-open: the server's packets vanish for 4 s (no FIN, no RST). Each connection's sent
     bytes stay unacknowledged; after --peer-timeout 2s the kernel gives it up
     (TCP_USER_TIMEOUT), counted err_timeout, and the device reconnects once the path is back.
-    Without the limit, TCP would retransmit for ~15 minutes and the run would never notice (with
-    a limit longer than the outage, these connections survive it and nothing is counted)."""
-    server = Server(tmp)
-    port = server.port
+    Without the limit, TCP would retransmit for ~15 minutes and the run would never notice: a
+    second run beside it, --peer-timeout 30s, lives through the same outage with nothing
+    counted."""
     devices, msg, seconds = 5, 20, 10
-    proc, json_path = start_tool(tmp, ["--port", str(port), "--devices", str(devices), "--msg",
-                                       str(msg), "--duration", f"{seconds}s", "--peer-timeout",
-                                       "2s", "--quiet"])
+    servers, runs = [], []
+    for limit in ("2s", "30s"):
+        servers.append(Server(tmp))
+        runs.append(start_tool(tmp, ["--port", str(servers[-1].port), "--devices", str(devices),
+                                     "--msg", str(msg), "--duration", f"{seconds}s",
+                                     "--peer-timeout", limit, "--quiet"],
+                               json_name=f"run-{limit}.json"))
     time.sleep(2.0)
-    with blackhole(port):
+    with blackhole(servers[0].port), blackhole(servers[1].port):
         time.sleep(4.0)
-    out, err = proc.communicate(timeout=60)
-    server.stop()
-    assert proc.returncode == 0, err
-    result = json.loads(json_path.read_text())
+    results = []
+    for (proc, json_path), server in zip(runs, servers):
+        out, err = proc.communicate(timeout=60)
+        server.stop()
+        assert proc.returncode == 0, err
+        results.append(json.loads(json_path.read_text()))
+    patient = results[1]["counters"]
+    assert patient["err_timeout"] == patient["disconnects"] == 0, patient
+    assert patient["sent"] == devices * msg * seconds, patient
+    result = results[0]
     c = result["counters"]
     assert c["err_timeout"] >= devices, c
     assert c["reconnects"] >= devices, c
     assert c["sent"] + c["missed"] == devices * msg * seconds, c
-    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    last = last_full_interval(result, devices, msg)
     assert last["connected"] == devices, last
-    assert last["counters"]["sent"] >= 0.95 * devices * msg, last
 
 
 def test_target_that_accepts_but_never_reads(tmp):
