@@ -39,6 +39,7 @@ struct MqttState {
   bool connack = false;           // CONNACK accepted
   Nanos keepalive = 0;            // --keepalive, or the broker's Server Keep Alive (5.0)
   Nanos last_write = 0;           // keep-alive: a PINGREQ after half the interval of silence
+  Nanos last_read = 0;            // ... in either direction (see on_sweep)
   Nanos ping_since = 0;           // a PINGREQ unanswered since then (0 = none)
   std::uint32_t subacks_due = 0;  // subscriber: SUBACKs still awaited
   mqtt::Splitter splitter;
@@ -167,6 +168,7 @@ class MqttSink final : public StreamClient {
     MqttState& m = state_[conn.index];
     const std::uint64_t generation = conn.generation;
     bool open = true;
+    m.last_read = now;
     const bool ok = m.splitter.feed(data, size, [&](const mqtt::Packet& p) {
       open = on_packet(conn, m, p, now);
       return open;
@@ -229,7 +231,10 @@ class MqttSink final : public StreamClient {
       close(conn, now, Counter::ErrTimeout);  // no PINGRESP within the keep-alive
       return;
     }
-    if (m.ping_since == 0 && now - m.last_write >= m.keepalive / 2) {
+    // The spec asks for a PINGREQ only when the client has been quiet, but a QoS 0 publisher
+    // never is, and its broker never answers: without a ping when the broker has been quiet
+    // too, a vanished broker would go unnoticed until TCP gives up (--peer-timeout).
+    if (m.ping_since == 0 && now - std::min(m.last_write, m.last_read) >= m.keepalive / 2) {
       mqtt::encode_pingreq(conn.out);
       m.ping_since = now;
       send_now(conn, now);
@@ -303,7 +308,7 @@ bool MqttSink::on_connack(StreamConn& conn, MqttState& m, std::string_view body,
   m.window = std::min<std::uint32_t>({ack->receive_maximum, c_.options.inflight, 65535});
   // A 5.0 broker may impose its own keep-alive; it then disconnects clients that keep ours.
   m.keepalive = ack->server_keepalive_s ? Nanos(ack->server_keepalive_s) * kSecond : o_.keepalive;
-  m.last_write = now;
+  m.last_write = m.last_read = now;
   if (subscriber(conn)) {
     subscribe(conn, m);
   } else {

@@ -1,5 +1,6 @@
 """Network faults made with nftables (root only): a port whose packets vanish, so that a peer
-disappears without a FIN or an RST, as when a machine or a link dies."""
+disappears without a FIN or an RST, as when a machine or a link dies; a port whose connections
+are reset, as by a firewall or a load balancer that forgot them."""
 import os
 import shutil
 import subprocess
@@ -25,14 +26,26 @@ needs_nft = pytest.mark.skipif(
 
 
 @contextmanager
-def blackhole(port):
-    """Drops every TCP packet to or from `port`, in a table of its own removed afterwards. Every
-    loopback packet passes the output hook, so one chain covers both directions."""
+def _rules(port, *rules):
+    """`rules` in an output chain of a table of its own, removed afterwards. Every loopback
+    packet passes the output hook, so one chain sees both directions."""
     table = f"lt_test_{os.getpid()}_{port}"
-    rules = (f"table inet {table} {{\n  chain out {{\n    type filter hook output priority 0;\n"
-             f"    tcp dport {port} drop\n    tcp sport {port} drop\n  }}\n}}\n")
-    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    body = "".join(f"    {r}\n" for r in rules)
+    text = (f"table inet {table} {{\n  chain out {{\n    type filter hook output priority 0;\n"
+            f"{body}  }}\n}}\n")
+    subprocess.run(["nft", "-f", "-"], input=text, text=True, check=True)
     try:
         yield
     finally:
         subprocess.run(["nft", "delete", "table", "inet", table], check=False)
+
+
+def blackhole(port):
+    """Drops every TCP packet to or from `port`."""
+    return _rules(port, f"tcp dport {port} drop", f"tcp sport {port} drop")
+
+
+def reset(port):
+    """Answers every TCP packet sent to `port` with an RST in the server's name: an open
+    connection is reset the next time the client sends, and a new one is refused."""
+    return _rules(port, f"tcp dport {port} reject with tcp reset")
