@@ -30,7 +30,7 @@ enum class Counter : std::uint8_t {
   ReqTimeouts,    // kafka: requests that timed out at librdkafka (retried, or failed messages)
   ErrRefused,     // connect: refused by the target
   ErrConnectTimeout,
-  ErrUnreachable,   // connect: no route, network down, address unavailable
+  ErrUnreachable,   // connect: no route, network down, a source address not ours
   ErrReset,         // connection reset by peer
   ErrClosed,        // peer closed the connection (EOF) while we were sending
   ErrSend,          // other send/receive errors
@@ -42,7 +42,7 @@ enum class Counter : std::uint8_t {
                     // amqp basic.nack)
   ErrNoResponders,  // nats request: nobody subscribes to the subject
   ErrReturned,      // amqp --mandatory: the broker could not route a message (basic.return)
-  ErrResources,     // this machine ran out: descriptors (EMFILE, ENFILE) or kernel memory
+  ErrResources,     // this machine ran out: descriptors, local ports or kernel memory
   kCount
 };
 

@@ -33,6 +33,12 @@ int open_socket(const Target& target, int type, std::uint64_t device) {
   return fd;
 }
 
+int connect_socket(int fd, const Target& target) {
+  const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.addr_len);
+  if (rc != 0 && (errno == EADDRNOTAVAIL || errno == EAGAIN)) errno = EADDRINUSE;
+  return rc;
+}
+
 int dial(const Target& target, std::uint64_t device, Nanos peer_timeout) {
   const int fd = open_socket(target, SOCK_STREAM, device);
   if (fd < 0) return -1;
@@ -43,8 +49,7 @@ int dial(const Target& target, std::uint64_t device, Nanos peer_timeout) {
   // (seen here on 6.x): a target that stops reading for that long is given up too.
   const auto ms = unsigned(std::clamp<Nanos>(peer_timeout / kMilli, 0, INT32_MAX));
   if (ms > 0) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
-  const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.addr_len);
-  if (rc != 0 && errno != EINPROGRESS) {
+  if (connect_socket(fd, target) != 0 && errno != EINPROGRESS) {
     const int err = errno;
     close(fd);
     errno = err;
@@ -94,6 +99,7 @@ Counter classify_errno(int err) {
     case ENFILE:
     case ENOBUFS:
     case ENOMEM:
+    case EADDRINUSE:  // no free local port (connect_socket)
       return Counter::ErrResources;
     case ECONNREFUSED:
       return Counter::ErrRefused;
@@ -103,7 +109,6 @@ Counter classify_errno(int err) {
     case EHOSTUNREACH:
     case ENETDOWN:
     case EADDRNOTAVAIL:
-    case EADDRINUSE:
       return Counter::ErrUnreachable;
     case ECONNRESET:
     case ECONNABORTED:

@@ -14,6 +14,11 @@ namespace lt {
 // A non-blocking, close-on-exec socket of the target's family, bound to the device's source
 // address when --source-ip gave some; -1 with errno on failure.
 int open_socket(const Target& target, int type, std::uint64_t device);
+// connect() on a socket from open_socket(). When the kernel finds no free local port (TCP says
+// EADDRNOTAVAIL, UDP EAGAIN) errno is EADDRINUSE, as bind() says it: open_socket() has already
+// vouched for the source address, so these mean this machine ran out of ports (err_resources),
+// not an address that is not ours (err_unreachable).
+int connect_socket(int fd, const Target& target);
 // A TCP connection to the target begun without waiting (TCP_NODELAY set): the socket, or -1
 // with errno. Completion shows as writability; dial_error() then tells how it ended. Bytes sent
 // and left unacknowledged, or a peer window left shut, for `peer_timeout` end the connection with

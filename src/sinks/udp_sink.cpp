@@ -56,11 +56,10 @@ class UdpSink final : public Sink {
       ++settled_;
     }
     conn.fd = open_socket(c_.target, SOCK_DGRAM, c_.device_ids[local]);
-    if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&c_.target.addr),
-                                 c_.target.addr_len) != 0) {
+    if (conn.fd < 0 || connect_socket(conn.fd, c_.target) != 0) {
       c_.recorder.count(classify_errno(errno));
       close_fd(conn);
-      // Out of descriptors or a source address gone: try again later, as TCP reconnects do.
+      // Out of descriptors or ports, or a source address gone: try again later, as TCP reconnects do.
       if (!stopped_)
         c_.loop.at(now + reconnect_delay(conn.attempt++, rng_), [this, local](Nanos t) {
           if (!stopped_ && conns_[local].fd < 0) open(local, t);

@@ -19,6 +19,24 @@ def _nft_works():
     return made.returncode == 0
 
 
+def _netns_works():
+    """Root and unshare(1): a network namespace of the test's own, whose sysctls (the local port
+    range) nothing else on the machine shares."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+needs_netns = pytest.mark.skipif(
+    not _netns_works(), reason="needs root and unshare(1) with network namespaces")
+
+
+def in_netns(script, timeout):
+    """Runs the bash `script` in a new network namespace with only its loopback up."""
+    return subprocess.run(["unshare", "-n", "bash", "-ec", "ip link set lo up\n" + script],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 needs_nft = pytest.mark.skipif(
     not _nft_works(),
     reason="needs root, nft (Debian nftables, which scripts/install-deps.sh installs) and "
