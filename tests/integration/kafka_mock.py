@@ -18,6 +18,10 @@ class KafkaMock:
         assert line.startswith("bootstrap "), f"mock cluster did not start: {line!r}"
         self.bootstrap = line.split()[1]
 
+    def port(self, broker):
+        """The TCP port of broker `broker` (ids from 1): the mock lists its brokers in id order."""
+        return int(self.bootstrap.split(",")[broker - 1].rsplit(":", 1)[1])
+
     def command(self, line):
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
@@ -29,6 +33,10 @@ class KafkaMock:
 
     def up(self, broker):
         self.command(f"up {broker}")
+
+    def rtt(self, broker, ms):
+        """Broker `broker` answers every request `ms` milliseconds late (0 puts it back)."""
+        self.command(f"rtt {broker} {ms}")
 
     def errors(self, api, count, code):
         """The next `count` requests of `api` (Produce, Metadata, ...) fail with `code`."""

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from conftest import Run, SANITIZED, SANITIZER, assert_usage_error, free_port, run_tool, start_tool
+from conftest import (Run, SANITIZED, SANITIZER, assert_usage_error, free_port, run_tool,
+                      share_above, start_tool)
+from netfault import blackhole, needs_nft
 
 SCALE = 0.2 if SANITIZED else 1.0
 
@@ -187,6 +189,85 @@ def test_all_brokers_down_messages_time_out_and_the_run_ends(tmp, kafka):
 
 
 @producing
+def test_slow_brokers_delay_every_message_but_lose_none(tmp, kafka):
+    # Every broker answers 300 ms late for 3 s of an 8 s run: a stall, not an outage.
+    def stall():
+        for broker in (1, 2, 3):
+            kafka.rtt(broker, 300)
+        time.sleep(3)
+        for broker in (1, 2, 3):
+            kafka.rtt(broker, 0)
+    run, took = run_during(tmp, kafka, ["--topic", "slow", "--devices", "20", "--msg", "50",
+                                        "--duration", "8s"], 2, stall)
+    assert took < 3 + 5  # the rest of the run plus a grace
+    c = run.counters
+    assert run.returncode == 0, run.stderr
+    assert c["sent"] == 8000 and c["completed"] == c["sent"] and c["lost"] == 0, summary(run)
+    assert c["err_timeout"] == 0 and c["req_timeouts"] == 0, c
+    latency = run.result["histograms"]["latency"]
+    assert latency["count"] == 8000 and latency["max"] >= 300_000_000, latency
+    # A message sent in the stall waits for it: 3 s of 8 (~37%) is above 250 ms, not a few.
+    assert share_above(latency["hdr"], 250_000_000) >= 0.15, latency["percentiles"]
+
+
+@producing
+def test_whole_cluster_down_and_back_delivers_everything_late(tmp, kafka):
+    # Every broker down for 2 s; messages may wait 8 s (message.timeout.ms), so none expires.
+    def outage():
+        for broker in (1, 2, 3):
+            kafka.down(broker)
+        time.sleep(2)
+        for broker in (1, 2, 3):
+            kafka.up(broker)
+    run, took = run_during(tmp, kafka, ["--topic", "blackout", "--devices", "20", "--msg", "50",
+                                        "--duration", "8s", "-X", "message.timeout.ms=8000",
+                                        "-X", "reconnect.backoff.max.ms=500"], 2, outage)
+    assert took < 4 + 5
+    err = run.stderr
+    c = run.counters
+    assert run.returncode == 0, err
+    assert c["sent"] == 8000 and c["completed"] == c["sent"] and c["lost"] == 0, summary(run)
+    assert c["err_timeout"] == 0, c
+    # The outage is seen: connections dropped, reconnects refused while it lasts.
+    assert c["disconnects"] >= 1 and c["err_refused"] >= 1, {k: v for k, v in c.items() if v}
+    assert run.result["error_codes"].get("client _ALL_BROKERS_DOWN", 0) >= 1
+    assert err.count("brokers are down") == 1, err
+    # What was sent as the cluster went down waited for all of it to come back.
+    assert run.result["histograms"]["latency"]["max"] >= 1_900_000_000
+
+
+@producing
+@needs_nft
+def test_a_vanished_broker_times_out_requests_and_delivers_after(tmp, kafka):
+    # The leader of every partition stops answering (its packets dropped, no FIN, no RST) for
+    # 4 s: only socket.timeout.ms finds it. Connection attempts into the hole give up after 1 s,
+    # so the producer is back soon after the path is.
+    kafka.create("vanish", 3)
+    for partition in range(3):
+        kafka.leader("vanish", partition, 1)
+    port = kafka.port(1)
+
+    def vanish():
+        with blackhole(port):
+            time.sleep(4)
+    run, took = run_during(tmp, kafka, ["--topic", "vanish", "--devices", "20", "--msg", "50",
+                                        "--duration", "10s", "-X", "socket.timeout.ms=2000",
+                                        "-X", "socket.connection.setup.timeout.ms=1000",
+                                        "-X", "reconnect.backoff.max.ms=500"], 2, vanish)
+    assert took < 4 + 5
+    err = run.stderr
+    c = run.counters
+    assert run.returncode == 0, err
+    assert c["req_timeouts"] >= 1 and c["disconnects"] >= 1, {k: v for k, v in c.items() if v}
+    assert run.result["error_codes"].get("client _TIMED_OUT", 0) >= 1, run.result["error_codes"]
+    assert f":{port}/1: " in err and "request(s) timed out" in err, err
+    # Nothing is lost once the path is back: the timed-out requests are sent again.
+    assert c["sent"] == 10_000 and c["completed"] == c["sent"] and c["lost"] == 0, summary(run)
+    assert c["err_timeout"] == 0 and c["sent"] == accounted(run), c
+    assert run.result["histograms"]["latency"]["max"] >= 3_000_000_000
+
+
+@producing
 def test_cluster_down_at_start_counts_refusals_and_exits_1(tmp):
     port = free_port()
     t0 = time.monotonic()
@@ -198,6 +279,26 @@ def test_cluster_down_at_start_counts_refusals_and_exits_1(tmp):
     assert c["sent"] == 0 and c["missed"] == 200 and c["err_refused"] >= 1, c
     assert run.result["run"]["connected_at_start"] == 0
     assert "Connection refused" in run.stderr and len(run.stderr.splitlines()) <= 3
+
+
+@producing
+def test_broker_name_that_does_not_resolve_exits_1_said_once(tmp):
+    t0 = time.monotonic()
+    run = run_tool(tmp, ["--sink", "kafka", "--brokers", "no-such-host.invalid:9092",
+                         "--threads", "2", "--devices", "10", "--msg", "10", "--duration", "3s",
+                         "--quiet"], timeout=30)
+    assert time.monotonic() - t0 < 3 + 2 + 5  # connect timeout, the run, a grace: no hang
+    assert run.returncode == 1, run.stderr
+    c = run.counters
+    assert c["sent"] == 0 and c["completed"] == 0 and c["missed"] == 300, c
+    # Each of the two producers fails to resolve (and tries again): counted every time, as
+    # unreachable, but said once.
+    codes = run.result["error_codes"]
+    assert codes.get("client _RESOLVE", 0) >= 2 and c["err_unreachable"] == codes["client _RESOLVE"]
+    assert run.result["run"]["connected_at_start"] == 0
+    err = run.stderr
+    assert err.count("Failed to resolve 'no-such-host.invalid:9092'") == 1, err
+    assert "nothing was sent" in err and len(err.splitlines()) <= 3, err
 
 
 @producing
