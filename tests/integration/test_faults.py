@@ -222,11 +222,13 @@ def test_target_that_accepts_but_never_reads(tmp):
     assert c["sent"] + c["missed"] == devices * msg * 5
 
 
-def _serve_in_thread(handler):
+def _serve_in_thread(handler, rcvbuf=None):
     """A TCP listener on a free port whose connections each run handler(conn) in a thread."""
     import socket
     import threading
     listener = socket.socket()
+    if rcvbuf:  # before listen(): the window a connection starts with comes from it
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.settimeout(0.2)
@@ -283,3 +285,47 @@ def test_ctrl_c_cuts_a_long_drain_short(tmp):
     assert time.monotonic() - start < 3
     c = json.loads(json_path.read_text())["counters"]
     assert c["sent"] == c["completed"] + c["lost"] == 2000 and c["lost"] == 2000, c
+
+
+def test_target_that_reads_slower_than_the_rate(tmp):
+    """A reader at a tenth of the rate: once the kernel buffers are full each device sends as
+    the reader makes room and counts the rest missed. Slow is not dead: no connection is given
+    up, and the tool does not hold the surplus itself."""
+    import threading
+    got = [0]
+    lock = threading.Lock()
+
+    def read_slowly(conn, stop):  # 100 KiB/s per connection
+        conn.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data = conn.recv(2048)
+            except OSError:
+                continue
+            if not data:
+                break
+            with lock:
+                got[0] += len(data)
+            time.sleep(0.02)
+        conn.close()
+    port, stop = _serve_in_thread(read_slowly, rcvbuf=8192)
+    devices, msg, seconds = 3, 1000, 6  # 1 MiB/s per device
+    start = time.monotonic()
+    try:
+        run = run_tool(tmp, ["--port", str(port), "--devices", str(devices), "--msg", str(msg),
+                             "--payload", "1KiB", "--duration", f"{seconds}s", "--quiet"],
+                       timeout=60)
+    finally:
+        stop.set()
+    elapsed = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert elapsed < seconds + 1 + 5, elapsed
+    c = run.counters
+    assert c["sent"] + c["missed"] == devices * msg * seconds, c
+    assert c["missed"] > 0.25 * devices * msg * seconds, c  # most of the rate cannot go out
+    assert c["disconnects"] == 0 and c["err_timeout"] == 0, c
+    # The reader kept reading what was sent, and no more than that.
+    assert 300_000 < got[0] <= c["bytes_sent"], (got[0], c)
+    if not SANITIZED:  # ASan's quarantine grows the process on its own
+        rss = [p["rss_kib"] for p in run.result["intervals"]]
+        assert max(rss) - rss[0] < 8 * 1024, rss
