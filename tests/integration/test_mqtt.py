@@ -3,6 +3,7 @@ end-to-end counts checked against the broker's own, authentication, TLS, 10,000 
 a broker that is down or killed, and bad input."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -150,6 +151,30 @@ def test_broker_killed_mid_run_and_back(tmp, mosquitto):
     series = json.loads(json_path.read_text())["intervals"]
     last_second = [p for p in series if p["index"] == 4]
     assert last_second and last_second[0]["counters"]["completed"] > 0, series  # back at the end
+
+
+def test_stalled_broker_times_out_unacknowledged_publishes(tmp, mosquitto):
+    """A broker that stops reading and answering (SIGSTOP) for 3 s: after --timeout without a
+    PUBACK each connection is given up as a timeout, its unacknowledged messages lost, and the
+    devices' backlogs (64 > 3 s x 20/s) carry the rest until the broker answers again."""
+    proc, json_path = start_tool(tmp, ["--url", mosquitto.url(), "--devices", "10", "--msg",
+                                       "20", "--qos", "1", "--duration", "7s", "--quiet"])
+    time.sleep(1.5)
+    os.kill(mosquitto.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(3)
+    finally:
+        os.kill(mosquitto.proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["err_timeout"] == c["disconnects"] == 10 and c["reconnects"] >= 10, c
+    assert c["err_reset"] == c["err_closed"] == 0, c
+    assert c["completed"] + c["lost"] == c["sent"] and c["lost"] >= 10, c
+    assert c["sent"] + c["missed"] == 10 * 20 * 7, c
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["counters"]["completed"] >= 0.9 * 10 * 20, last
 
 
 @pytest.mark.parametrize("args,flag", [
