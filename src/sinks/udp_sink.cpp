@@ -131,7 +131,9 @@ class UdpSink final : public Sink {
 
   void handle(UdpConn& conn, std::uint32_t events, Nanos now) {
     if (conn.fd < 0) return;
-    if (events & EPOLLIN) read_replies(conn, now);
+    // An ICMP error pending on the socket shows as EPOLLERR alone; reading clears (and counts)
+    // it, where leaving it would wake this level-triggered loop at once, again and again.
+    if (events & (EPOLLIN | EPOLLERR)) read_replies(conn, now);
     if ((events & EPOLLOUT) && conn.want_write) {
       conn.want_write = false;
       c_.loop.modify(conn.fd, EPOLLIN, &conn);

@@ -1,7 +1,9 @@
 """UDP against the built-in server: counts, echo round trips, loss when the server goes away."""
+import json
+import socket
 import time
 
-from conftest import SANITIZED, Server, run_tool, start_tool
+from conftest import SANITIZED, Server, free_port, run_tool, start_tool
 
 import pytest
 
@@ -40,7 +42,6 @@ def test_loss_is_reported_when_the_server_stops(tmp):
     server.kill()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    import json
     c = json.loads(json_path.read_text())["counters"]
     assert c["sent"] == 8_000
     assert c["lost"] > 1_000, c
@@ -77,3 +78,67 @@ def test_a_device_whose_socket_cannot_open_retries_and_is_counted(tmp):
     assert c["err_unreachable"] >= 4  # the first attempts and at least one retry each
     assert c["sent"] == got["messages"] == 40
     assert c["sent"] + c["missed"] == 80
+
+
+def _last_full_interval(result):
+    return [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+
+
+def test_server_killed_and_restarted_on_its_port_mid_run(tmp):
+    """SIGKILL the echo server 1.5 s in, a new one on the same port 1 s later. UDP has no
+    connection to lose: each device keeps its socket (no disconnect, no reconnect) and sends on
+    schedule into the gap; every datagram sent there is lost, and the ICMP port-unreachable it
+    draws is read from the socket as ECONNREFUSED (err_refused, one per datagram sent into the
+    gap, so never more than the lost ones). Replies resume with the new server."""
+    port = free_port(socket.SOCK_DGRAM)
+    server = Server(tmp, sink="udp", echo=True, port=port)
+    devices, msg, seconds = 20, 100, 5
+    rate = devices * msg
+    proc, json_path = start_tool(tmp, ["--sink", "udp", "--echo", "--port", str(port),
+                                       "--devices", str(devices), "--msg", str(msg),
+                                       "--duration", f"{seconds}s", "--timeout", "300ms",
+                                       "--quiet"])
+    time.sleep(1.5)
+    server.kill()
+    down = time.monotonic()
+    time.sleep(1.0)
+    server = Server(tmp, sink="udp", echo=True, port=port)
+    gap = time.monotonic() - down
+    out, err = proc.communicate(timeout=60)
+    got = server.stop()
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["sent"] + c["missed"] == rate * seconds, c
+    assert c["completed"] + c["lost"] == c["sent"], c
+    # The gap (>= 1 s at 2000/s) is lost; the run's other 3.5 s are not.
+    assert 0.5 * rate <= c["lost"] <= rate * (gap + 0.5), (c, gap)
+    assert devices <= c["err_refused"] <= c["lost"], c
+    assert c["disconnects"] == c["reconnects"] == 0 and c["connects"] == devices, c
+    # What the new server echoed came back (completed holds the replies before the kill too).
+    assert 0 < got["messages"] <= c["completed"], (got, c)
+    last = _last_full_interval(result)
+    assert last["connected"] == devices, last
+    assert last["counters"]["completed"] >= 0.9 * rate, last
+    assert last["counters"]["err_refused"] == 0, last
+
+
+def test_echo_to_a_port_where_nothing_listens_counts_refused(tmp):
+    """Nothing on the port: each datagram draws an ICMP port-unreachable, which the connected
+    socket reports as ECONNREFUSED: counted err_refused, and every datagram is lost. The error
+    is read when it arrives (EPOLLERR); left pending it woke the loop at once, again and again:
+    2.3 s of CPU in this 2 s run, 0.03 s since."""
+    port = free_port(socket.SOCK_DGRAM)
+    devices = 5
+    run = run_tool(tmp, ["--sink", "udp", "--echo", "--port", str(port), "--devices",
+                         str(devices), "--msg", "10", "--duration", "2s", "--timeout", "300ms",
+                         "--quiet"], timeout=30)
+    c = run.counters
+    # Datagrams went out, so this is not "nothing was sent" (exit 1): exit 0.
+    assert run.returncode == 0, run.stderr
+    assert c["sent"] == 100 and c["missed"] == 0, c
+    assert c["completed"] == 0 and c["lost"] == 100, c
+    # Two errors arriving before one read count once (the socket holds one).
+    assert c["sent"] - devices <= c["err_refused"] <= c["sent"], c
+    assert c["err_unreachable"] == c["err_send"] == 0, c
+    assert run.result["run"]["cpu_seconds"] < 0.5, run.result["run"]  # no busy loop
