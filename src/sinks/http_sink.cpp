@@ -21,6 +21,7 @@ struct Pending {
   Nanos intended;
   Nanos sent;
   std::uint64_t end;
+  Nanos queued;  // when it entered our buffer
 };
 
 // What HTTP keeps per connection, beside the StreamConn of the same index.
@@ -41,7 +42,7 @@ class HttpSink final : public StreamClient {
 
   void open(std::uint32_t local, Nanos now) override { open_conn(conns_[local], now); }
 
-  Offer offer(std::uint32_t local, std::uint64_t, Nanos intended, Nanos) override {
+  Offer offer(std::uint32_t local, std::uint64_t, Nanos intended, Nanos now) override {
     StreamConn& conn = conns_[local];
     HttpState& h = http_[local];
     if (!conn.ready) return Offer::Down;
@@ -51,7 +52,7 @@ class HttpSink final : public StreamClient {
       return Offer::Busy;
     }
     conn.out += request_;
-    h.box.pending.push({intended, -1, conn.stream_end()});
+    h.box.pending.push({intended, -1, conn.stream_end(), now});
     mark_dirty(conn);
     return Offer::Taken;
   }
@@ -102,8 +103,10 @@ class HttpSink final : public StreamClient {
     HttpState& h = http_[conn.index];
     if (h.box.pending.empty()) return;
     const Pending& oldest = h.box.pending[0];
-    // A request still in our buffer (the server stopped reading) ages from its intended time.
-    if (now - (oldest.sent >= 0 ? oldest.sent : oldest.intended) >= c_.options.timeout)
+    // A request still in our buffer (the server stopped reading) ages from when it entered it,
+    // not from its intended time: a backlog request offered after a reconnect may be due long
+    // ago, and the next flush writes it; only the server can be late here.
+    if (now - (oldest.sent >= 0 ? oldest.sent : oldest.queued) >= c_.options.timeout)
       close(conn, now, Counter::ErrTimeout);
   }
 

@@ -159,6 +159,71 @@ def test_server_killed_mid_run(tmp, nginx):
     assert c["sent"] + c["missed"] == 3000
 
 
+def _port_refuses(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # reset by a worker dying with it in its accept queue, or a timeout
+        return False
+
+
+@pytest.mark.parametrize("hung_first", [False, True], ids=["killed", "hung-then-killed"])
+def test_nginx_killed_and_restarted_mid_run(tmp, nginx, hung_first):
+    """SIGKILL to nginx (master and workers) 1.5 s in, restarted on its port 1 s later.
+    killed: the kernel closes the connections with a FIN, and a keep-alive connection closed
+    while idle is the server's right (not a disconnect): only one that had a request out
+    counts, so disconnects and err_reset/err_closed range from 0 to the devices. Each device
+    reopens at once and is refused while nginx is down. (Neither count is asserted here.)
+    hung-then-killed: the workers are SIGSTOPped for 300 ms first, so every device has a
+    request nginx never read: the kill resets each connection (err_reset, or err_closed on a
+    FIN), and its request is lost."""
+    import json
+    import os
+    import signal
+    devices, rate, seconds = 10, int(1000 * SCALE), 6
+    proc, json_path = start_tool(tmp, ["--url", nginx.url("/"), "--devices", str(devices),
+                                       "--rate", str(rate), "--duration", f"{seconds}s",
+                                       "--quiet"])
+    time.sleep(1.5)
+    if hung_first:
+        for pid in nginx.worker_pids():
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.3)
+    nginx.kill()
+    down = time.monotonic()
+    # The workers were killed by pid, not waited for: the port is free once they are gone.
+    while not _port_refuses(nginx.port):
+        assert time.monotonic() - down < 5, "nginx's port still open after the kill"
+        time.sleep(0.01)
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - down)))
+    nginx.restart()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    result = json.loads(json_path.read_text())
+    c = result["counters"]
+    assert c["sent"] + c["missed"] == rate * seconds, c
+    assert c["completed"] + c["lost"] == c["sent"], c
+    assert c["reconnects"] >= devices, c
+    assert c["err_refused"] >= devices, c  # at least one refused reopen per device
+    # Every disconnect is counted with its cause; none is a timeout (nothing waited 1 s): a
+    # backlog request offered on reconnect is aged from then, not from its intended time.
+    assert c["disconnects"] <= c["err_reset"] + c["err_closed"], c
+    assert c["err_timeout"] == 0, c
+    if hung_first:
+        assert c["disconnects"] >= devices, c
+        assert c["err_reset"] + c["err_closed"] >= devices, c
+        assert c["lost"] >= devices, c  # each device's unread request
+    # Back at rate: every device connected and the last whole second completed on schedule;
+    # the new nginx answered nothing the run did not count.
+    last = [p for p in result["intervals"] if p["length_ns"] == 1_000_000_000][-1]
+    assert last["connected"] == devices, last
+    assert last["counters"]["completed"] >= 0.9 * rate, last
+    assert last["counters"]["completed"] <= nginx.requests() <= c["completed"], c
+
+
 def test_built_in_http_server(tmp):
     server = Server(tmp, sink="http")
     try:
