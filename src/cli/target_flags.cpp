@@ -65,6 +65,7 @@ void validate_target(Flags& f, Options& o) {
           fmt::format("--url: a {}:// URL has no path, got \"{}\"", url->scheme, shown)};
     o.sink = url->sink;
     o.hostname = url->host;
+    o.target_flag = "--url";
     o.port = url->port;
     o.http.target = url->target;
     o.tls.enabled = o.tls.enabled || url->tls;

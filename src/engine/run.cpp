@@ -135,7 +135,8 @@ int run_load(const Options& o) {
   std::string error;
   // Kafka's producers find their brokers themselves (--brokers, then the cluster's metadata).
   if (o.sink != "kafka" && !resolve_target(o.hostname, o.port, target, error))
-    throw UsageError{fmt::format("--hostname: cannot resolve \"{}\": {}", o.hostname, error)};
+    throw UsageError{
+        fmt::format("{}: cannot resolve \"{}\": {}", o.target_flag, o.hostname, error)};
   if (!resolve_sources(o.source_ips, target, error))
     throw UsageError{fmt::format("--source-ip: {}", error)};
   ensure_fd_limit(o);

@@ -35,9 +35,22 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     assert r.stdout == ""
 
 
-def test_unresolvable_host_name_is_a_usage_error():
-    r = lt("--hostname", "does-not-exist.invalid", "--duration", "1s")
-    assert r.returncode == 2 and "--hostname" in r.stderr
+@pytest.mark.parametrize("args, flag", [
+    (["--hostname", "does-not-exist.invalid"], "--hostname"),
+    (["--sink", "udp", "--hostname", "no-such-host.invalid"], "--hostname"),
+    (["--sink", "udp", "--echo", "--hostname", "no-such-host.invalid"], "--hostname"),
+    (["--url", "http://no-such-host.invalid:8080/"], "--url"),
+    (["--url", "mqtt://no-such-host.invalid"], "--url"),
+], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url"])
+def test_unresolvable_host_name_is_a_usage_error(tmp, args, flag):
+    """A name that does not resolve (.invalid never does, RFC 6761) stops the tool before the
+    run: one line naming the flag and the name, exit 2, no summary and no result file."""
+    json_path = os.path.join(tmp, "run.json")
+    r = lt(*args, "--duration", "1s", "--json", json_path)
+    assert_usage_error(r, args, flag)
+    assert "cannot resolve" in r.stderr and ".invalid" in r.stderr, r.stderr
+    assert r.stdout == ""
+    assert not os.path.exists(json_path)
 
 
 def test_devices_beyond_the_descriptor_limit_are_refused_before_starting():
