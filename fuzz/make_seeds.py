@@ -4,9 +4,9 @@
 Each decoder target's input starts with an option byte (nats/mqtt: the size limit, 20 = 1 MiB;
 http: which responses answer HEAD; amqp: frame-max 4096 << (byte % 9) and the frame at which a
 callback stops, byte / 9 % 8) and a split header (harness.hpp): a count byte, then that many
-piece sizes; request_parser_fuzz and wire_header_fuzz have the split header only. options_fuzz
-takes command-line words separated by newlines. Run it again after changing the seeds; the files
-are kept in the repository.
+piece sizes; request_parser_fuzz, wire_header_fuzz and echo_reader_fuzz have the split header
+only. options_fuzz takes command-line words separated by newlines. Run it again after changing
+the seeds; the files are kept in the repository.
 """
 import pathlib
 import struct
@@ -293,6 +293,19 @@ SEEDS = {
         "devices": split() + wire(1 << 20, 9, -5, 40) + wire(1048575, 1, 0) + wire(3, 1, 0),
         "bad_length": split(4) + struct.pack("<I", 31) + wire(2, 1, 5) +
         struct.pack("<I", (16 << 20) + 1) + bytes(28),
+    },
+    # Echoed replies as a connection receives them: whole, cut inside a header and a payload,
+    # ending in an unfinished frame, and garbage after good frames. Their last byte and the
+    # first's top bits choose where the stream is also cut in two.
+    "echo_reader_fuzz": {
+        "replies": split(40, 7, 100) + wire(3, 1, 1_000, 64, 1_200) + wire(3, 2, 2_000, 32) +
+        wire(3, 3, 3_000, 200, 3_100),
+        "unfinished": bytes([1 | 5 << 3, 20]) + wire(0, 7, 70) + wire(0, 8, 80, 100)[:50],
+        "header_cut": split() + wire(9, 1, 5, 48) + wire(9, 2, 6)[:17],
+        "garbage": split(33) + wire(1, 1, 1) + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(8),
+        "bad_length": split(16) + wire(2, 4, 9) + struct.pack("<I", 31) + bytes(28) +
+        wire(2, 5, 10),
+        "big": split(200, 255) + wire(4, 1, 1, 3_000) + wire(4, 2, 2, 33),
     },
 }
 

@@ -4,9 +4,9 @@
 // bytes; what write_body_header writes for any payload size, device, sequence and intended time
 // (from the stream's first bytes) reads back equal, or not at all for an impossible size, and
 // touches nothing around it. The server, fed the stream in any split, echoes it byte for byte
-// and counts alike; on a stream of frames that the tcp sink's echo reader (TcpSink::parse_echo:
-// read_wire_header, then skip `length` bytes, a member of the sink not callable alone) reads
-// without error, it counts exactly those frames, per device, and nothing malformed.
+// and counts alike; on a stream of frames that the tcp sink's echo reader (read_echo_replies,
+// fuzzed itself by echo_reader_fuzz) reads without error, it counts exactly those frames, per
+// device, and nothing malformed.
 // Input: the split (harness.hpp), then the stream.
 #include <algorithm>
 #include <cstddef>
@@ -19,6 +19,7 @@
 
 #include "harness.hpp"
 #include "serve/stream_protocol.hpp"
+#include "sinks/echo_reader.hpp"
 #include "sinks/wire_header.hpp"
 
 namespace {
@@ -103,21 +104,13 @@ void check_server(const lt::fuzz::Split& in) {
   // The frames as the tcp sink's echo reader walks them; `clean` when it meets no bad header,
   // including the first 4 bytes (the length) of an unfinished one.
   const std::string_view s = in.stream;
+  std::vector<lt::WireHeader> replies;
+  const lt::EchoScan scan = lt::read_echo_replies(bytes(s), s.size(), replies);
+  const std::size_t off = scan.consumed;
+  const std::uint64_t count = replies.size();
   std::map<std::uint32_t, std::uint32_t> frames;
-  std::uint64_t count = 0;
-  std::size_t off = 0;
-  bool clean = true;
-  while (s.size() - off >= kWireHeaderSize) {
-    const auto h = lt::read_wire_header(bytes(s) + off);
-    if (!h) {
-      clean = false;
-      break;
-    }
-    if (s.size() - off < h->length) break;
-    off += h->length;
-    ++count;
-    ++frames[h->device];
-  }
+  for (const lt::WireHeader& h : replies) ++frames[h.device];
+  bool clean = !scan.malformed;
   if (clean && s.size() - off >= 4 && s.size() - off < kWireHeaderSize) {
     const std::uint32_t length = lt::wire_length(bytes(s) + off);
     clean = length >= kWireHeaderSize && length <= lt::kMaxWireMessage;

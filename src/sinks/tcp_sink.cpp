@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/socket_ops.hpp"
+#include "sinks/echo_reader.hpp"
 #include "sinks/wire_header.hpp"
 
 namespace lt {
@@ -39,7 +40,7 @@ struct TcpConn final : IoHandler {
   std::vector<unsigned char> out;
   std::size_t out_written = 0;   // bytes of `out` already in the kernel
   std::size_t out_recorded = 0;  // bytes of `out` whose messages were counted as sent
-  std::vector<unsigned char> in;
+  EchoReader echo;
   std::uint64_t outstanding = 0;  // echo: sent, not yet answered
   // Echo replies must come back in order with seqs we sent: anything else is not a completion.
   // Seqs rise across reconnects (they are the device's message numbers), so these persist.
@@ -155,6 +156,7 @@ class TcpSink final : public Sink {
   std::vector<TcpConn> conns_;
   std::vector<std::uint32_t> dirty_, flushing_;
   std::vector<unsigned char> rbuf_ = std::vector<unsigned char>(kReadChunk);
+  std::vector<WireHeader> replies_;  // of one read, kept for its capacity
   std::size_t payload_ = c_.options.payload;
   std::uint32_t connected_ = 0;
   std::uint32_t settled_ = 0;
@@ -301,43 +303,27 @@ void TcpSink::read_in(TcpConn& conn, Nanos now) {
   }
 }
 
-// Splits echoed frames out of the bytes just read. Only a partial frame is ever copied (into the
-// connection's own buffer); whole frames are parsed in place.
+// Matches the echoed frames that the bytes just read finish against what was sent.
 bool TcpSink::parse_echo(TcpConn& conn, std::size_t n, Nanos now) {
-  const unsigned char* data = rbuf_.data();
-  std::size_t size = n;
-  if (!conn.in.empty()) {
-    conn.in.insert(conn.in.end(), rbuf_.data(), rbuf_.data() + n);
-    data = conn.in.data();
-    size = conn.in.size();
-  }
-  std::size_t off = 0;
-  while (size - off >= kWireHeaderSize) {
-    auto h = read_wire_header(data + off);
-    if (!h) {
-      drop(conn, now, Counter::ErrMalformed);
-      return false;
-    }
-    if (size - off < h->length) break;
-    off += h->length;
-    if (h->device != conn.device || h->seq > conn.max_sent_seq) {
+  const bool ok = conn.echo.feed(rbuf_.data(), n, replies_);
+  for (const WireHeader& h : replies_) {
+    if (h.device != conn.device || h.seq > conn.max_sent_seq) {
       c_.recorder.count(Counter::ErrMalformed);
-    } else if (conn.outstanding == 0 || (conn.any_answered && h->seq <= conn.last_answered_seq)) {
+    } else if (conn.outstanding == 0 || (conn.any_answered && h.seq <= conn.last_answered_seq)) {
       c_.recorder.count(Counter::Duplicates);
     } else {
-      c_.recorder.completed(h->intended, h->sent, now);
+      c_.recorder.completed(h.intended, h.sent, now);
       --conn.outstanding;
-      conn.last_answered_seq = h->seq;
+      conn.last_answered_seq = h.seq;
       conn.any_answered = true;
     }
   }
-  if (!conn.in.empty()) {
-    conn.in.erase(conn.in.begin(), conn.in.begin() + std::ptrdiff_t(off));
-  } else {
-    conn.in.assign(data + off, data + size);
+  if (!ok) {
+    drop(conn, now, Counter::ErrMalformed);
+    return false;
   }
   // Replies free in-flight slots; the worker drains the device's backlog if it has one.
-  if (off > 0) c_.events.ready(conn.local, now);
+  if (!replies_.empty()) c_.events.ready(conn.local, now);
   return true;
 }
 
@@ -366,7 +352,7 @@ void TcpSink::drop(TcpConn& conn, Nanos now, Counter error) {
   c_.recorder.count(Counter::Lost, conn.outstanding);
   conn.out.clear();
   conn.out_written = conn.out_recorded = 0;
-  conn.in.clear();
+  conn.echo.clear();
   conn.outstanding = 0;
   conn.want_write = conn.owe_ready = false;
   conn.state = TcpConn::State::Idle;
