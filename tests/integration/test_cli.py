@@ -41,7 +41,9 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     (["--sink", "udp", "--echo", "--hostname", "no-such-host.invalid"], "--hostname"),
     (["--url", "http://no-such-host.invalid:8080/"], "--url"),
     (["--url", "mqtt://no-such-host.invalid"], "--url"),
-], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url"])
+    (["--url", "nats://no-such-host.invalid"], "--url"),
+    (["--url", "amqp://no-such-host.invalid/"], "--url"),
+], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url", "nats-url", "amqp-url"])
 def test_unresolvable_host_name_is_a_usage_error(tmp, args, flag):
     """A name that does not resolve (.invalid never does, RFC 6761) stops the tool before the
     run: one line naming the flag and the name, exit 2, no summary and no result file."""

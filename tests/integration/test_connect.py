@@ -48,6 +48,27 @@ def test_a_source_address_that_is_not_ours_is_counted_not_fatal(tmp):
     assert got["messages"] == c["sent"]
 
 
+@pytest.mark.parametrize("sink", ["tcp", "mqtt", "nats"])
+def test_devices_that_cannot_connect_do_not_hold_up_the_others(request, tmp, sink):
+    """Every other device has a source address that is not ours: those 4 never connect, the 4
+    with 127.0.0.1 keep their schedule to the message, acknowledged by the target."""
+    if sink == "tcp":
+        server = Server(tmp, echo=True)
+        request.addfinalizer(server.kill)
+        target = ["--port", str(server.port), "--echo"]
+    else:
+        broker = request.getfixturevalue({"mqtt": "mosquitto", "nats": "nats"}[sink])
+        target = ["--url", broker.url(), *(["--qos", "1"] if sink == "mqtt" else [])]
+    run = run_tool(tmp, [*target, "--devices", "8", "--msg", "10", "--duration", "3s",
+                         "--source-ip", "127.0.0.1,192.0.2.1", "--quiet"])
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    assert run.result["run"]["connected_at_start"] == 4, c
+    assert c["sent"] == c["completed"] == 4 * 10 * 3 and c["lost"] == 0, c
+    assert c["missed"] == 4 * 10 * 3, c  # the unconnected devices' ticks
+    assert c["err_unreachable"] >= 4 * 2, c  # each tries again, with backoff
+
+
 def test_source_family_must_match_the_target(tmp):
     run = run_tool(tmp, ["--port", "9", "--source-ip", "::1", "--duration", "1s"])
     assert run.returncode == 2
