@@ -68,9 +68,10 @@ def test_connections_reset_are_counted_as_resets_and_reconnect(request, tmp, sin
     _back_at_rate(result)
 
 
-# Each broker protocol's own liveness check, with TCP's (--peer-timeout) turned off so that it
-# alone can find the peer: (sink, its flags, how long until it must have, run length).
+# Each protocol's own liveness check, with TCP's (--peer-timeout) turned off so that it alone
+# can find the peer: (sink, its flags, how long until it must have, run length).
 LIVENESS = [
+    ("http", ["--timeout", "1s"], 3.0, 7),  # each request's own deadline
     # A QoS 0 publisher is never quiet, so only a ping on the broker's silence finds it.
     ("mqtt", ["--qos", "0", "--keepalive", "2s"], 4.5, 9),
     ("nats", ["--ping-interval", "1s"], 7.0, 11),  # the PING deadline is 5 s at the least
@@ -79,7 +80,7 @@ LIVENESS = [
 
 
 @pytest.mark.parametrize("sink,flags,hold,seconds", LIVENESS, ids=[s for s, *_ in LIVENESS])
-def test_a_broker_that_vanishes_is_found_by_the_protocols_liveness_check(
+def test_a_peer_that_vanishes_is_found_by_the_protocols_liveness_check(
         request, tmp, sink, flags, hold, seconds):
     args, port = _target(request, sink)
     result, err = _run_through(tmp, [*args, *flags, "--peer-timeout", "0"], seconds,
