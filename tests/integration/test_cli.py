@@ -44,6 +44,42 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     (["--url", "nats://no-such-host.invalid"], "--url"),
     (["--url", "amqp://no-such-host.invalid/"], "--url"),
 ], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url", "nats-url", "amqp-url"])
+def _value_flags():
+    """(flag, sink) for every flag of --help that takes a value, with each sink it is for (its
+    description starts "mqtt, nats: ..."; none named: the default tcp)."""
+    import re
+    text = lt("--help").stdout
+    for line in text.splitlines():
+        m = re.match(r"\s+(?:-\w,)?(--[\w-]+) (\S+)\s+(.*)", line)
+        if not m or not (m.group(2).isupper() or "|" in m.group(2)):
+            continue
+        named = re.match(r"((?:http|mqtt|nats|amqp|kafka)(?:, (?:http|mqtt|nats|amqp|kafka))*)\b",
+                         m.group(3))
+        for sink in named.group(1).split(", ") if named else ["tcp"]:
+            yield m.group(1), sink
+
+
+SWEEP_VALUES = ["", "-1", "x", "99999999999999999999", "1e999", "\x7f{", "}", "a b", "1h1h"]
+
+
+def test_every_value_flag_takes_garbage_with_one_line_naming_it(tmp):
+    """A sweep of the whole flag table (not a list that falls behind it): each value flag, for
+    each sink it serves, given values of every wrong shape. Each either is a valid value (exit
+    0 with --noexec: names, paths, templates) or is refused in one line naming that flag, exit
+    2; never a crash, a hang or another flag's name."""
+    flags = list(_value_flags())
+    assert len(flags) >= 60, flags  # the parse of --help still finds the table
+    for flag, sink in flags:
+        for value in SWEEP_VALUES:
+            args = ([] if flag == "--sink" else ["--sink", sink]) + [f"{flag}={value}", "--noexec"]
+            r = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=30,
+                               cwd=tmp)
+            assert r.returncode in (0, 2), (args, r.returncode, r.stderr)
+            if r.returncode == 2:
+                assert_usage_error(r, args, flag)
+                assert r.stderr.startswith("load-tester: "), r.stderr
+
+
 def test_unresolvable_host_name_is_a_usage_error(tmp, args, flag):
     """A name that does not resolve (.invalid never does, RFC 6761) stops the tool before the
     run: one line naming the flag and the name, exit 2, no summary and no result file."""
