@@ -80,6 +80,22 @@ def test_every_value_flag_takes_garbage_with_one_line_naming_it(tmp):
                 assert r.stderr.startswith("load-tester: "), r.stderr
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["--sink", "mqtt", "--username", "u", "--password-file"], "--password-file"),
+    (["--sink", "amqp", "--username", "u", "--password-file"], "--password-file"),
+    (["--sink", "nats", "--token-file"], "--token-file"),
+    (["--sink", "http", "--header-file"], "--header-file"),
+])
+@pytest.mark.parametrize("content", ["", "\n"], ids=["empty", "newline"])
+def test_a_secret_file_with_nothing_in_it_is_refused(tmp, args, flag, content):
+    path = os.path.join(tmp, "secret")
+    with open(path, "w") as f:
+        f.write(content)
+    r = lt(*args, path, "--noexec")
+    assert_usage_error(r, args, flag)
+    assert "empty" in r.stderr or "no header" in r.stderr, r.stderr
+
+
 def test_unresolvable_host_name_is_a_usage_error(tmp, args, flag):
     """A name that does not resolve (.invalid never does, RFC 6761) stops the tool before the
     run: one line naming the flag and the name, exit 2, no summary and no result file."""
