@@ -134,8 +134,9 @@ struct Options {
   std::string sink = "tcp";
   std::string hostname = "127.0.0.1";
   std::uint16_t port = 18000;
-  const char* target_flag = "--hostname";  // where hostname came from, for errors: or "--url"
   bool echo = false;  // target echoes; measure round trips
+  // Where hostname came from, for errors: "--hostname" or "--url".
+  const char* target_flag = "--hostname";
   HttpOptions http;
   MqttOptions mqtt;
   NatsOptions nats;

@@ -59,7 +59,8 @@ class UdpSink final : public Sink {
     if (conn.fd < 0 || connect_socket(conn.fd, c_.target) != 0) {
       c_.recorder.count(classify_errno(errno));
       close_fd(conn);
-      // Out of descriptors or ports, or a source address gone: try again later, as TCP reconnects do.
+      // Out of descriptors or ports, or a source address gone: try again later, as TCP
+      // reconnects do.
       if (!stopped_)
         c_.loop.at(now + reconnect_delay(conn.attempt++, rng_), [this, local](Nanos t) {
           if (!stopped_ && conns_[local].fd < 0) open(local, t);
