@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,17 @@ class Run:
     @property
     def counters(self):
         return self.result["counters"]
+
+
+@contextmanager
+def stopped(pid):
+    """The process frozen (SIGSTOP) for the with-block: a server that stalls, its sockets open
+    and its kernel still acknowledging what fits in the buffers."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def start_tool(tmp, args, json_name="run.json"):

@@ -4,13 +4,12 @@ the tool, returns, persistence, credentials, vhosts, TLS, a memory alarm (connec
 1,000 connections, a broker that is down, killed or stalled, and bad input. One node serves the
 module (it takes seconds to start); tests that kill it start their own."""
 import json
-import os
 import signal
 import time
 
 import pytest
 
-from conftest import SANITIZED, assert_usage_error, free_port, run_tool, start_tool
+from conftest import SANITIZED, assert_usage_error, free_port, run_tool, start_tool, stopped
 
 SCALE = 0.2 if SANITIZED else 1.0
 
@@ -257,11 +256,8 @@ def test_stalled_broker_times_out_confirms(tmp, rabbitmq_module):
                                        "--devices", "5", "--msg", "20", "--duration", "8s",
                                        "--timeout", "1s", "--quiet"])
     time.sleep(2)
-    os.kill(broker.proc.pid, signal.SIGSTOP)
-    try:
+    with stopped(broker.proc.pid):
         time.sleep(3)
-    finally:
-        os.kill(broker.proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     c = json.loads(json_path.read_text())["counters"]
