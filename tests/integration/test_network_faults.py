@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, Server, start_tool
+from conftest import Server, start_tool
 from netfault import blackhole, needs_nft, reset
 
 pytestmark = needs_nft

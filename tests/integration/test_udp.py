@@ -5,8 +5,6 @@ import time
 
 from conftest import SANITIZED, Server, free_port, run_tool, start_tool
 
-import pytest
-
 # Sanitized binaries (and server) are several times slower: a tenth of the datagrams, so
 # that no socket buffer overflows and every count stays exact.
 SCALE = 0.1 if SANITIZED else 1.0
