@@ -26,6 +26,10 @@ int serve_with(const Options& o) {
   std::string error;
   if (!o.json_path.empty() && !json.open(o.json_path, error))
     throw UsageError{fmt::format("--json: cannot write \"{}\": {}", o.json_path, error)};
+  // A name that does not resolve is bad input, said as the client says it; failing to listen
+  // (a port in use) is this machine's state, exit 1 below.
+  if (Target bind; !resolve_target(o.bind, o.port, bind, error))
+    throw UsageError{fmt::format("--bind: cannot resolve \"{}\": {}", o.bind, error)};
   // Each peer connection is a descriptor: take as many as the system allows (fs.nr_open).
   raise_fd_limit(1u << 20);
   std::unique_ptr<SinkServer> server;

@@ -44,11 +44,11 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     (["--url", "nats://no-such-host.invalid"], "--url"),
     (["--url", "amqp://no-such-host.invalid/"], "--url"),
 ], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url", "nats-url", "amqp-url"])
-def _value_flags():
+def _value_flags(*command):
     """(flag, sink) for every flag of --help that takes a value, with each sink it is for (its
     description starts "mqtt, nats: ..."; none named: the default tcp)."""
     import re
-    text = lt("--help").stdout
+    text = lt(*command, "--help").stdout
     for line in text.splitlines():
         m = re.match(r"\s+(?:-\w,)?(--[\w-]+) (\S+)\s+(.*)", line)
         if not m or not (m.group(2).isupper() or "|" in m.group(2)):
@@ -78,6 +78,29 @@ def test_every_value_flag_takes_garbage_with_one_line_naming_it(tmp):
             if r.returncode == 2:
                 assert_usage_error(r, args, flag)
                 assert r.stderr.startswith("load-tester: "), r.stderr
+
+
+def test_every_serve_value_flag_takes_garbage_with_one_line_naming_it(tmp):
+    """The same sweep for serve, which has no --noexec: a value it takes starts the server (on
+    a free port), which is then stopped."""
+    import select
+    flags = [flag for flag, _ in _value_flags("serve")]
+    assert len(flags) >= 9, flags
+    for flag in flags:
+        for value in SWEEP_VALUES:
+            args = ["serve", f"{flag}={value}"] + ([] if flag == "--port" else ["--port", "0"])
+            proc = subprocess.Popen([BINARY, *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=tmp)
+            ready, _, _ = select.select([proc.stdout], [], [], 10)
+            assert ready, (args, "neither listening nor refused in 10 s")
+            if "listening on" in proc.stdout.readline():
+                proc.terminate()
+                proc.communicate(timeout=10)
+                continue
+            out, err = proc.communicate(timeout=10)
+            r = subprocess.CompletedProcess(args, proc.returncode, out, err)
+            assert_usage_error(r, args, flag)
+            assert err.startswith("load-tester: "), err
 
 
 @pytest.mark.parametrize("args, flag", [
