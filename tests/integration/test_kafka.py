@@ -13,7 +13,7 @@ import pytest
 
 from conftest import (Run, SANITIZED, SANITIZER, assert_usage_error, free_port, run_tool,
                       share_above, start_tool)
-from netfault import blackhole, needs_nft
+from netfault import blackhole, needs_nft, reset
 
 SCALE = 0.2 if SANITIZED else 1.0
 
@@ -265,6 +265,48 @@ def test_a_vanished_broker_times_out_requests_and_delivers_after(tmp, kafka):
     assert c["sent"] == 10_000 and c["completed"] == c["sent"] and c["lost"] == 0, summary(run)
     assert c["err_timeout"] == 0 and c["sent"] == accounted(run), c
     assert run.result["histograms"]["latency"]["max"] >= 3_000_000_000
+
+
+@producing
+@needs_nft
+def test_a_leader_whose_connections_are_reset_reconnects_and_loses_nothing(tmp, kafka):
+    # Every packet to the leader of every partition is answered with an RST for 1 s: the open
+    # connection breaks on its next write, and each reconnect is refused while the rule holds.
+    # librdkafka 2.0.2 reports the break in the words of a clean close: its receive path turns
+    # ECONNRESET into "Disconnected", as for a FIN, so the reason text cannot tell the two apart
+    # and the break is counted as closed (a reset seen on a send, "Send failed: Connection reset
+    # by peer", would count as a reset). Either way it is a dropped connection, not a send error.
+    kafka.create("reset", 3)
+    for partition in range(3):
+        kafka.leader("reset", partition, 1)
+    port = kafka.port(1)
+
+    def cut():
+        with reset(port):
+            time.sleep(1)
+    run, took = run_during(tmp, kafka, ["--topic", "reset", "--devices", "20", "--msg", "50",
+                                        "--duration", "8s", "-X", "reconnect.backoff.max.ms=500"],
+                           2, cut)
+    assert took < 5 + 3  # the rest of the run plus a grace: it ends on time
+    err = run.stderr
+    c = run.counters
+    assert run.returncode == 0, err
+    seen = {k: v for k, v in c.items() if v}
+    assert c["disconnects"] >= 1 and c["err_closed"] + c["err_reset"] >= 1, seen
+    assert c["err_refused"] >= 1, seen
+    assert c["err_send"] == c["err_timeout"] == c["err_connect_timeout"] == 0, seen
+    assert c["req_timeouts"] == 0, seen
+    # Every transport error was sorted into one of those kinds, none left over as a send error.
+    codes = run.result["error_codes"]
+    assert codes.get("client _TRANSPORT", 0) == c["err_closed"] + c["err_reset"] + \
+        c["err_refused"], (codes, seen)
+    assert f":{port}/1: " in err and "_TRANSPORT" in err, err
+    # Nothing is lost: what the reset interrupted is sent again once the leader takes
+    # connections, and what was due meanwhile waits for that.
+    assert c["sent"] == 8000 and c["missed"] == 0, summary(run)
+    assert c["completed"] == c["sent"] and c["lost"] == 0, summary(run)
+    assert c["sent"] == accounted(run), c
+    assert run.result["histograms"]["latency"]["max"] >= 800_000_000
 
 
 @producing
