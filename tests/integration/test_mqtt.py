@@ -305,3 +305,57 @@ def test_payloads_over_a_mebibyte_reach_the_subscriber(tmp, mosquitto):
     assert run.returncode == 0, run.stderr
     c = run.counters
     assert c["e2e_received"] == c["sent"] == 4 and c["err_malformed"] == 0, summary(run)
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_broker_that_reads_slower_than_the_rate(tmp, mosquitto, qos):
+    """A broker behind a proxy that reads 50 KiB/s per connection, a tenth of the 500 KiB/s each
+    device offers (tests/integration/slow_proxy.py). Once the kernel buffers and the tool's own
+    (256 KiB) are full each device publishes as the proxy makes room and counts the rest missed.
+    QoS 1 keeps --inflight's 20 publishes (20 KiB, 0.4 s at that pace) in flight: the PUBACKs
+    come late but well within --timeout (1 s). Slow is not dead: no connection is given up, the
+    tool does not hold the surplus, and the broker has exactly what was completed (QoS 0: every
+    publish wholly written; QoS 1: at least every acknowledged one, at most every sent one)."""
+    from slow_proxy import SlowProxy
+    devices, msg, seconds, rate = 3, 500, 6, 50 * 1024
+    due = devices * msg * seconds
+    with SlowProxy(mosquitto.port, rate=rate) as proxy:
+        t0 = time.monotonic()
+        run = run_tool(tmp, ["--sink", "mqtt", "--port", str(proxy.port), "--devices",
+                             str(devices), "--msg", str(msg), "--payload", "1KiB", "--duration",
+                             f"{seconds}s", "--qos", str(qos), "--quiet"], timeout=60)
+        elapsed = time.monotonic() - t0
+        during = proxy.counts()
+        # What the tool left in its kernel buffers goes through at once; once every connection
+        # has ended the broker has read all of it.
+        proxy.unthrottle()
+        assert proxy.wait_closed(timeout=10), proxy.counts()
+    assert run.returncode == 0, run.stderr
+    assert elapsed < seconds + 1 + 3, elapsed  # the drain is bounded by --timeout (1 s)
+    c = run.counters
+    assert c["sent"] + c["missed"] == due, c
+    assert c["missed"] > 0.5 * due, c  # most of the rate cannot go out
+    assert c["disconnects"] == c["reconnects"] == c["err_timeout"] == 0, c
+    assert c["connects"] == during["connections"] == devices, (c, during)
+    # The proxy did hold them to its rate (the test's own premise)...
+    assert during["up_bytes"] <= devices * rate * (elapsed + 0.5), (during, elapsed)
+    # ... and the devices kept publishing at its pace: at least half of what it let through.
+    assert c["completed"] > 0.5 * devices * rate * seconds / 1050, c
+    if qos == 0:
+        assert c["completed"] == c["sent"] and c["lost"] == 0, c
+    else:
+        # Acknowledged all along, not in bursts; at the drain bound at most the in-flight
+        # window (20 per device) is still unacknowledged: lost.
+        for p in run.result["intervals"]:
+            if p["length_ns"] == 1_000_000_000 and p["index"] >= 1:
+                assert p["counters"]["completed"] > 0.25 * devices * rate / 1050, p
+        assert c["completed"] + c["lost"] == c["sent"] and c["lost"] <= devices * 20, c
+    received = mosquitto.wait_sys("publish/messages/received", lambda v: v >= c["completed"],
+                                  timeout=5)
+    if qos == 0:
+        assert received == c["completed"], (received, c)
+    else:
+        assert received <= c["sent"], (received, c)
+    if not SANITIZED:  # ASan's quarantine grows the process on its own
+        rss = [p["rss_kib"] for p in run.result["intervals"]]
+        assert max(rss) - rss[0] < 8 * 1024, rss
