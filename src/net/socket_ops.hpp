@@ -27,6 +27,13 @@ int connect_socket(int fd, const Target& target);
 int dial(const Target& target, std::uint64_t device, Nanos peer_timeout);
 // The connect's outcome once the socket is writable: 0 or the errno.
 int dial_error(int fd);
+// From TCP_INFO (zeros when unknown): bytes of this connection the peer has acknowledged, and
+// bytes waiting in our kernel queue that its window does not let out yet.
+struct TcpProgress {
+  std::uint64_t acked = 0;
+  std::uint64_t unsent = 0;
+};
+TcpProgress tcp_progress(int fd);
 // Fills target.sources from --source-ip; false and `error` when an address does not fit.
 bool resolve_sources(const std::vector<std::string>& ips, Target& target, std::string& error);
 // Which error counter an errno from connect/send/recv belongs to.

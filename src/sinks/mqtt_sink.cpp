@@ -41,6 +41,7 @@ struct MqttState {
   Nanos last_write = 0;           // keep-alive: a PINGREQ after half the interval of silence
   Nanos last_read = 0;            // ... in either direction (see on_sweep)
   Nanos ping_since = 0;           // a PINGREQ unanswered since then (0 = none)
+  Nanos last_ack = 0;             // the broker's last acknowledgement of a publish
   std::uint32_t subacks_due = 0;  // subscriber: SUBACKs still awaited
   mqtt::Splitter splitter;
 };
@@ -217,9 +218,10 @@ class MqttSink final : public StreamClient {
       for (std::uint32_t i = 0; i < m.box.pending.size(); ++i) {
         const Publish& p = m.box.pending[i];
         if (p.done) continue;
-        // Unacknowledged past --timeout: the broker is stuck; the connection is given up.
+        // Unacknowledged past --timeout with no acknowledgement meanwhile: the broker is stuck;
+        // the connection is given up. A slow broker acknowledges late but steadily: waited for.
         if (p.sent < 0) break;  // not written yet (a backlog offered since the last flush)
-        if (now - p.sent >= c_.options.timeout) {
+        if (now - std::max(p.sent, m.last_ack) >= c_.options.timeout) {
           close(conn, now, Counter::ErrTimeout);
           return;
         }
@@ -227,7 +229,8 @@ class MqttSink final : public StreamClient {
       }
     }
     if (m.keepalive == 0) return;
-    if (m.ping_since != 0 && now - m.ping_since >= m.keepalive) {
+    if (m.ping_since != 0 && now - m.ping_since >= m.keepalive / 4 &&
+        now - std::max(m.ping_since, peer_progress(conn, now)) >= m.keepalive) {
       close(conn, now, Counter::ErrTimeout);  // no PINGRESP within the keep-alive
       return;
     }
@@ -236,6 +239,7 @@ class MqttSink final : public StreamClient {
     // too, a vanished broker would go unnoticed until TCP gives up (--peer-timeout).
     if (m.ping_since == 0 && now - std::min(m.last_write, m.last_read) >= m.keepalive / 2) {
       mqtt::encode_pingreq(conn.out);
+      mark_progress(conn);
       m.ping_since = now;
       send_now(conn, now);
     }
@@ -348,6 +352,7 @@ bool MqttSink::on_ack(StreamConn& conn, MqttState& m, mqtt::Type type, std::stri
     return true;
   }
   if (subscriber(conn)) return malformed(conn, now, "an acknowledgement to a subscriber");
+  m.last_ack = now;
   if (ack->reason >= 0x80) return refuse(conn, now, "MQTT publish", mqtt::reason_name(ack->reason));
   // Brokers acknowledge in order; a search covers one that does not.
   std::uint32_t i = 0;

@@ -157,6 +157,7 @@ class NatsSink final : public StreamClient {
   void ping(StreamConn& conn, Nanos now) {
     NatsState& s = state_[conn.index];
     nats::encode_ping(conn.out);
+    if (s.pings.empty()) mark_progress(conn);
     s.pings.push({s.appended, now});
     s.last_ping = now;
     send_now(conn, now);
@@ -258,10 +259,13 @@ class NatsSink final : public StreamClient {
 
   void on_sweep(StreamConn& conn, Nanos now) override {
     NatsState& s = state_[conn.index];
-    if (!s.pings.empty() && now - s.pings.front().since >= ping_deadline_) {
-      print_first_error("NATS session", "a PING went unanswered: the server stalled");
-      close(conn, now, Counter::ErrTimeout);
-      return;
+    if (!s.pings.empty() && now - s.pings.front().since >= ping_deadline_ / 4) {
+      const Nanos asked = s.pings.front().since;
+      if (now - std::max(asked, peer_progress(conn, now)) >= ping_deadline_) {
+        print_first_error("NATS session", "a PING went unanswered: the server stalled");
+        close(conn, now, Counter::ErrTimeout);
+        return;
+      }
     }
     if (role(conn) == Role::Device && o_.mode == NatsMode::Request) expire(conn, s, now);
     if (s.pings.empty() &&

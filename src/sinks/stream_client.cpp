@@ -56,6 +56,18 @@ bool StreamClient::malformed(StreamConn& conn, Nanos now, const char* protocol,
   return false;
 }
 
+Nanos StreamClient::peer_progress(StreamConn& conn, Nanos now) {
+  const TcpProgress p = tcp_progress(conn.fd);
+  if (p.acked != conn.acked_seen && (p.unsent > 0 || conn.write_stopped()))
+    conn.acked_moved_at = now;
+  conn.acked_seen = p.acked;
+  return conn.acked_moved_at;
+}
+
+void StreamClient::mark_progress(StreamConn& conn) {
+  conn.acked_seen = tcp_progress(conn.fd).acked;
+}
+
 void StreamClient::open_conn(StreamConn& conn, Nanos now) {
   if (stopped_) return;
   if (!sweeping_) {
@@ -63,6 +75,8 @@ void StreamClient::open_conn(StreamConn& conn, Nanos now) {
     c_.loop.at(now + sweep_every_, [this](Nanos t) { sweep(t); });
   }
   conn.connect_began = now;
+  conn.acked_seen = 0;
+  conn.acked_moved_at = 0;
   conn.fd = dial(c_.target, conn.device, c_.options.peer_timeout);
   if (conn.fd < 0) {
     close(conn, now, classify_errno(errno));

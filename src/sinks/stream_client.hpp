@@ -38,6 +38,8 @@ struct StreamConn final : IoHandler {
   std::string out;               // bytes not yet written
   std::size_t out_at = 0;        // of which already written
   std::uint64_t written = 0;     // stream bytes written since the connection opened
+  std::uint64_t acked_seen = 0;  // peer_progress(): the peer's acknowledged bytes at the last look
+  Nanos acked_moved_at = 0;      // ... and when they last grew while the peer held us back
   std::unique_ptr<TlsSession> tls;
   Nanos connect_began = 0, opened_at = 0, handshake_began = 0, ready_at = 0;
 
@@ -136,6 +138,15 @@ class StreamClient : public Sink {
   // Prints the first TLS (or protocol) failure of the process once, as it happens: the reason
   // is what a user needs to fix a run that every device would otherwise only count.
   void print_first_error(const char* what, const std::string& why) const;
+  // When the peer was last seen reading our bytes, looked up now. An answer it owes (PONG,
+  // PINGRESP) queues behind everything we sent before: a deadline for it runs from the later of
+  // the request and this, so a slow peer is waited for and a stalled one is not. Its kernel
+  // acknowledges what its application may never read (a stopped server's buffer still fills),
+  // so acknowledgements count only while bytes wait in our queue for its window. Looked up on
+  // each sweep while an answer is late; mark_progress() when the request goes out, so that
+  // older acknowledgements are not taken for new ones.
+  Nanos peer_progress(StreamConn& conn, Nanos now);
+  void mark_progress(StreamConn& conn);
   // The peer refused (a broker's reason code, -ERR): the reason printed once, err_broker, a
   // reconnect with backoff. Both return false, the protocols' "closed" result.
   bool refuse(StreamConn& conn, Nanos now, const char* what, std::string_view why);

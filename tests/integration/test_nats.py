@@ -336,17 +336,20 @@ def test_noexec_shows_the_plan(tmp):
     assert "2 responder(s) inside the tool" in r.stdout
 
 
-def test_server_that_reads_slower_than_the_rate(tmp, nats):
+@pytest.mark.parametrize("kib", [500, 50])
+def test_server_that_reads_slower_than_the_rate(tmp, nats, kib):
     """A server behind a proxy that reads 500 KiB/s per connection, a third of the 1.5 MiB/s
     each device offers (tests/integration/slow_proxy.py). Once the kernel buffers and the tool's
     own (256 KiB) are full each device publishes as the proxy makes room and counts the rest
     missed; a PING waits behind that queue (about 0.8 s here), well inside the PING deadline
     (5 s) and the drain bound (--timeout 3s). Slow is not dead: no connection is given up, every
     message sent is confirmed by a PONG, the server counted exactly those, and the tool does not
-    hold the surplus. (At 50 KiB/s the queue takes ~10 s, past the PING deadline, and the tool
-    gives the connections up as stalled although the bytes keep flowing: not pinned here.)"""
+    hold the surplus. At 50 KiB/s the queue takes ~10 s, past the PING deadline (5 s): the
+    server is seen taking our bytes all along, so it is waited for (it was given up as stalled
+    before); a PONG then comes only after the run's drain bound, so what was sent is lost at
+    the end, though the server has it."""
     from slow_proxy import SlowProxy
-    devices, msg, seconds, rate = 3, 1500, 6, 500 * 1024
+    devices, msg, seconds, rate = 3, 1500, 6, kib * 1024
     due = devices * msg * seconds
     before = nats.varz()["in_msgs"]
     with SlowProxy(nats.port, rate=rate) as proxy:
@@ -368,9 +371,15 @@ def test_server_that_reads_slower_than_the_rate(tmp, nats):
     # The proxy did hold them to its rate (the test's own premise)...
     assert during["up_bytes"] <= devices * rate * (elapsed + 0.5), (during, elapsed)
     # ... and the devices kept publishing at its pace: at least half of what it let through.
-    assert c["completed"] > 0.5 * devices * rate * seconds / 1060, c
-    assert c["completed"] == c["sent"] and c["lost"] == 0, c
-    assert nats.varz()["in_msgs"] - before == c["completed"], c
+    received = nats.varz()["in_msgs"] - before
+    if kib == 50:  # sent is what got through: the proxy's pace, no confirmation in time
+        assert c["sent"] > 0.5 * devices * rate * seconds / 1060, c
+        assert c["completed"] + c["lost"] == c["sent"], c
+        assert c["completed"] <= received <= c["sent"], (received, c)
+    else:
+        assert c["completed"] > 0.5 * devices * rate * seconds / 1060, c
+        assert c["completed"] == c["sent"] and c["lost"] == 0, c
+        assert received == c["completed"], c
     if not SANITIZED:  # ASan's quarantine grows the process on its own
         rss = [p["rss_kib"] for p in run.result["intervals"]]
         assert max(rss) - rss[0] < 8 * 1024, rss
