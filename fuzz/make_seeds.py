@@ -5,9 +5,11 @@ Each decoder target's input starts with an option byte (nats/mqtt: the size limi
 http: which responses answer HEAD; amqp: frame-max 4096 << (byte % 9) and the frame at which a
 callback stops, byte / 9 % 8) and a split header (harness.hpp): a count byte, then that many
 piece sizes; request_parser_fuzz, wire_header_fuzz and echo_reader_fuzz have the split header
-only. options_fuzz takes command-line words separated by newlines. Run it again after changing
+only. options_fuzz takes command-line words separated by newlines. compare_fuzz takes a result
+file's bytes, or 0xff and then edits of its own reference file (compare_fuzz.cpp). Run it again after changing
 the seeds; the files are kept in the repository.
 """
+import json
 import pathlib
 import struct
 
@@ -172,6 +174,41 @@ RANK_RESULT = (
     b'":1795930229422239778,"target":"127.0.0.1:43567","workers":1},"tool":"load-tester","versio'
     b'n":"0.1.0"}')
 
+
+def result_variant(edit):
+    """RANK_RESULT with edit(doc) applied, written as the tool writes it (sorted, compact)."""
+    doc = json.loads(RANK_RESULT)
+    edit(doc)
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def with_e2e(doc):
+    doc["histograms"]["e2e"].update(count=5, max=6012927, mean=2278259.2, min=366496)
+    doc["histograms"]["e2e"]["percentiles"] = {
+        "p50": 498847, "p90": 6012927, "p95": 6012927, "p99": 6012927, "p99.9": 6012927,
+        "p99.99": 6012927}
+
+
+def interrupted_http(doc):
+    doc["options"].update(sink="http", rate=None, closed_loop=True, devices=64)
+    doc["run"].update(interrupted=True, start_unix_ns=None)
+    doc["rate"].update(closed_loop=True, target=None)
+    doc["counters"].update(err_timeout=3, err_reset=2, err_future_kind=1)
+
+
+def missing_p99(doc):
+    del doc["histograms"]["latency"]["percentiles"]["p99"]
+
+
+def future_format(doc):
+    doc["format"] = 2
+
+
+def edits(*triples):
+    """compare_fuzz's edit mode: 0xff, then (field, value, byte) triples (compare_fuzz.cpp)."""
+    return b"\xff" + bytes(b for t in triples for b in t)
+
+
 SEEDS = {
     "nats_reader_fuzz": {
         "info_msg": bytes([20]) + split(7, 30, 2) + INFO +
@@ -232,6 +269,21 @@ SEEDS = {
         "relative": b"p99>+10%",
         "absolute": b"p99.9>=+2ms",
         "value": b"errors>0",
+    },
+    # compare's reading of a result file: a real one, variants, files that are not results,
+    # and edits of the fuzzer's own reference (numbers at the edges of int64 and double).
+    "compare_fuzz": {
+        "rank_result": RANK_RESULT,
+        "e2e": result_variant(with_e2e),
+        "interrupted_http": result_variant(interrupted_http),
+        "missing_p99": result_variant(missing_p99),
+        "future_format": result_variant(future_format),
+        "serve_json": b'{"bytes":320,"closed":1,"connections":1,"dropped":0,"echo":true,'
+        b'"messages":5,"port":39681,"sink":"tcp"}',
+        "not_json": b'{"tool":"load-tester",',
+        "edit_counts": edits((1, 20, 0), (3, 29, 200), (6, 31, 150), (17, 6, 0)),
+        "edit_header": edits((18, 16, 0), (19, 14, 0), (21, 18, 0), (22, 2, 0), (14, 12, 0)),
+        "edit_remove": edits((9, 0, 0), (26, 8, 0), (14, 0, 0)),
     },
     # Command lines for each sink and for serve, as a user would type them.
     "options_fuzz": {

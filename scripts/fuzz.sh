@@ -26,7 +26,7 @@ ninja -C "$dir" fuzz_targets
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 targets=(nats_reader_fuzz mqtt_splitter_fuzz http_response_fuzz url_fuzz amqp_reader_fuzz results_fuzz
-         options_fuzz request_parser_fuzz wire_header_fuzz echo_reader_fuzz)
+         options_fuzz request_parser_fuzz wire_header_fuzz echo_reader_fuzz compare_fuzz)
 failed=()
 for t in "${targets[@]}"; do
   work=$(mktemp -d "/tmp/lt-fuzz-$t.XXXXXX")

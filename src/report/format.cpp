@@ -3,13 +3,15 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 namespace lt {
 
 std::string format_duration(Nanos ns) {
   const double v = double(ns);
-  if (ns < 0) return "-" + format_duration(-ns);
+  // -INT64_MIN does not exist: one nanosecond off is what it can print.
+  if (ns < 0) return "-" + format_duration(ns == INT64_MIN ? INT64_MAX : -ns);
   if (ns < kMicro) return fmt::format("{}ns", ns);
   if (ns < kMilli) return fmt::format("{:.1f}us", v / 1e3);
   if (ns < kSecond) return fmt::format("{:.2f}ms", v / 1e6);

@@ -70,24 +70,47 @@ std::optional<double> number_at(const json& j, const char* pointer) {
 }
 
 // Summed by prefix rather than from a fixed list, so error kinds added later still count. Called
-// once "counters" is known to be an object (its "sent" was read).
-double sum_errors(const json& j) {
+// once "counters" is known to be an object (its "sent" was read). Huge counts can add up to
+// infinity, which would print as a change of "nan" even against the same file.
+double sum_errors(const json& j, const std::string& path) {
   double sum = 0;
   for (const auto& [name, value] : j.at("counters").items())
     if (name.starts_with("err_") && value.is_number()) sum += value.get<double>();
+  if (!std::isfinite(sum)) not_a_result(path, "the err_ counters add up beyond a double");
   return sum;
 }
 
+// By reference: json::value() returns a copy, made recursively, so a deeply nested value would
+// overflow the stack. An absent member reads as an empty object, as json::value() had it.
+const json& member(const json& object, const char* key) {
+  static const json absent = json::object();
+  const auto it = object.find(key);
+  return it == object.end() ? absent : *it;
+}
+
+// Absent is 0. nlohmann's get<std::int64_t>() casts a double unchecked (undefined behaviour out of
+// range) and wraps an unsigned above INT64_MAX; other types throw json::type_error.
+std::int64_t integer(const json& object, const char* key, const std::string& path) {
+  const auto it = object.find(key);
+  if (it == object.end()) return 0;
+  const bool fits = it->is_number_unsigned() ? it->get<std::uint64_t>() <= INT64_MAX
+                    : it->is_number_float()
+                        ? it->get<double>() >= -0x1p63 && it->get<double>() < 0x1p63
+                        : true;
+  if (!fits) not_a_result(path, fmt::format("\"{}\" is out of range", key));
+  return it->get<std::int64_t>();
+}
+
 void read_header(const json& j, ResultSummary& r) {
-  const json options = j.value("options", json::object());
-  const json run = j.value("run", json::object());
+  const json& options = member(j, "options");
+  const json& run = member(j, "run");
   if (!options.is_object() || !run.is_object()) return;
   r.sink = options.value("sink", std::string());
-  r.devices = options.value("devices", std::int64_t{0});
-  const json rate = options.value("rate", json());
+  r.devices = integer(options, "devices", r.path);
+  const json& rate = member(options, "rate");
   r.target_rate = rate.is_number() ? rate.get<double>() : 0.0;
-  r.duration_ns = options.value("duration_ns", std::int64_t{0});
-  r.start_unix_ns = run.value("start_unix_ns", std::int64_t{0});
+  r.duration_ns = integer(options, "duration_ns", r.path);
+  r.start_unix_ns = integer(run, "start_unix_ns", r.path);
   r.interrupted = run.value("interrupted", false);
 }
 
@@ -116,7 +139,7 @@ ResultSummary read_summary(const std::string& path) {
     if (!v) not_a_result(path, fmt::format("no number at {}", source.pointer));
     r.values[i] = *v;
   }
-  r.values[std::size_t(CompareMetric::Errors)] = sum_errors(j);
+  r.values[std::size_t(CompareMetric::Errors)] = sum_errors(j, path);
   return r;
 }
 
@@ -271,12 +294,20 @@ bool evaluate(const FailIf& cond, double base, double now) {
 
 namespace {
 
+// format_duration takes whole nanoseconds and negates negative ones: a value a file may hold
+// beyond the range of Nanos (llround's result is unspecified there, LLONG_MIN on x86, and
+// negating that recursed until the stack overflowed) is printed in seconds instead.
+std::string format_latency(double ns) {
+  if (std::abs(ns) < 0x1p63) return format_duration(Nanos(std::llround(ns)));
+  return fmt::format("{:.3g}s", ns / 1e9);
+}
+
 std::string format_value(MetricKind kind, double v) {
   switch (kind) {
     case MetricKind::Rate:
       return format_rate(v);
     case MetricKind::Latency:
-      return format_duration(Nanos(std::llround(v)));
+      return format_latency(v);
     case MetricKind::Count:
       break;
   }
@@ -298,7 +329,7 @@ std::string describe(const ResultSummary& r) {
   std::string s =
       fmt::format("{}: {}, {} devices, ", r.path, r.sink.empty() ? "?" : r.sink, r.devices);
   s += r.target_rate > 0 ? "target " + format_rate(r.target_rate) : "closed loop";
-  s += ", " + format_duration(r.duration_ns);
+  s += ", " + format_latency(double(r.duration_ns));
   if (r.start_unix_ns > 0) s += ", started " + format_utc(r.start_unix_ns);
   if (r.interrupted) s += ", INTERRUPTED";
   return s;
