@@ -48,6 +48,14 @@ class KafkaMock:
     def leader(self, topic, partition, broker):
         self.command(f"leader {topic} {partition} {broker}")
 
+    def topic_led_by(self, broker, topic, partitions=3):
+        """A new topic whose every partition `broker` leads (the mock elects no other when it
+        fails, so a fault there reaches every device); returns the broker's port."""
+        self.create(topic, partitions)
+        for partition in range(partitions):
+            self.leader(topic, partition, broker)
+        return self.port(broker)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()

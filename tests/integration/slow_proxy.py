@@ -244,3 +244,39 @@ class _Pair:
                     s.close()
                 except OSError:
                     pass
+
+
+def publish_through(tmp, broker_port, args, devices, msg, seconds, rate):
+    """Runs the tool (1 KiB messages, `args` naming the sink and its flags) through a SlowProxy
+    of `rate` bytes/s to the broker. Returns the run, how long it took and the proxy's counts
+    during it; what the tool left in its kernel buffers then goes through at once, and once
+    every connection has ended the broker has read all of it."""
+    from conftest import run_tool
+    with SlowProxy(broker_port, rate=rate) as proxy:
+        t0 = time.monotonic()
+        run = run_tool(tmp, [*args, "--port", str(proxy.port), "--devices", str(devices),
+                             "--msg", str(msg), "--payload", "1KiB", "--duration", f"{seconds}s",
+                             "--quiet"], timeout=60)
+        elapsed = time.monotonic() - t0
+        during = proxy.counts()
+        proxy.unthrottle()
+        assert proxy.wait_closed(timeout=10), proxy.counts()
+    return run, elapsed, during
+
+
+def assert_slow_not_dead(run, elapsed, during, devices, msg, seconds, rate, missed_share):
+    """What any sink owes a target slower than the rate: the surplus counted missed (at least
+    `missed_share` of what was due), every due message accounted, no connection given up, the
+    proxy kept to its rate, and the tool not holding the surplus itself."""
+    from conftest import SANITIZED
+    assert run.returncode == 0, run.stderr
+    c = run.counters
+    due = devices * msg * seconds
+    assert c["sent"] + c["missed"] == due, c
+    assert c["missed"] > missed_share * due, c
+    assert c["disconnects"] == c["reconnects"] == c["err_timeout"] == 0, c
+    assert c["connects"] == during["connections"] == devices, (c, during)
+    assert during["up_bytes"] <= devices * rate * (elapsed + 0.5), (during, elapsed)
+    if not SANITIZED:  # ASan's quarantine grows the process on its own
+        rss = [p["rss_kib"] for p in run.result["intervals"]]
+        assert max(rss) - rss[0] < 8 * 1024, rss

@@ -52,6 +52,14 @@ def run_during(tmp, kafka, args, after, action):
     return Run(proc, out, err, json_path), time.monotonic() - t0
 
 
+def held(fault, seconds):
+    """An action for run_during: the fault (a context manager) held for `seconds`."""
+    def action():
+        with fault:
+            time.sleep(seconds)
+    return action
+
+
 def accounted(run):
     """Every message sent ends one way: delivered, failed with a delivery error, or lost (purged
     at the end)."""
@@ -152,9 +160,7 @@ def test_non_retriable_errors_are_counted_by_code(tmp, kafka):
 def test_a_broker_down_and_back_delays_but_loses_nothing(tmp, kafka):
     # Every partition led by the broker that goes down: the mock elects no new leader, so the
     # outage must reach every device (an auto-created topic may put no leader on broker 1).
-    kafka.create("outage", 3)
-    for partition in range(3):
-        kafka.leader("outage", partition, 1)
+    kafka.topic_led_by(1, "outage")
 
     def outage():
         kafka.down(1)
@@ -242,18 +248,12 @@ def test_a_vanished_broker_times_out_requests_and_delivers_after(tmp, kafka):
     # The leader of every partition stops answering (its packets dropped, no FIN, no RST) for
     # 4 s: only socket.timeout.ms finds it. Connection attempts into the hole give up after 1 s,
     # so the producer is back soon after the path is.
-    kafka.create("vanish", 3)
-    for partition in range(3):
-        kafka.leader("vanish", partition, 1)
-    port = kafka.port(1)
-
-    def vanish():
-        with blackhole(port):
-            time.sleep(4)
+    port = kafka.topic_led_by(1, "vanish")
     run, took = run_during(tmp, kafka, ["--topic", "vanish", "--devices", "20", "--msg", "50",
                                         "--duration", "10s", "-X", "socket.timeout.ms=2000",
                                         "-X", "socket.connection.setup.timeout.ms=1000",
-                                        "-X", "reconnect.backoff.max.ms=500"], 2, vanish)
+                                        "-X", "reconnect.backoff.max.ms=500"], 2,
+                           held(blackhole(port), 4))
     assert took < 4 + 5
     err = run.stderr
     c = run.counters
@@ -276,17 +276,10 @@ def test_a_leader_whose_connections_are_reset_reconnects_and_loses_nothing(tmp, 
     # ECONNRESET into "Disconnected", as for a FIN, so the reason text cannot tell the two apart
     # and the break is counted as closed (a reset seen on a send, "Send failed: Connection reset
     # by peer", would count as a reset). Either way it is a dropped connection, not a send error.
-    kafka.create("reset", 3)
-    for partition in range(3):
-        kafka.leader("reset", partition, 1)
-    port = kafka.port(1)
-
-    def cut():
-        with reset(port):
-            time.sleep(1)
+    port = kafka.topic_led_by(1, "reset")
     run, took = run_during(tmp, kafka, ["--topic", "reset", "--devices", "20", "--msg", "50",
                                         "--duration", "8s", "-X", "reconnect.backoff.max.ms=500"],
-                           2, cut)
+                           2, held(reset(port), 1))
     assert took < 5 + 3  # the rest of the run plus a grace: it ends on time
     err = run.stderr
     c = run.counters

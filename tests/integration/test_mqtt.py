@@ -318,30 +318,14 @@ def test_broker_that_reads_slower_than_the_rate(tmp, mosquitto, qos, inflight):
     publish wholly written; QoS 1: at least every acknowledged one, at most every sent one).
     With --inflight 100 (100 KiB, 2 s at that pace) each PUBACK comes past --timeout, but they
     keep coming: the broker is slow, not stuck, and is waited for (it was given up before)."""
-    from slow_proxy import SlowProxy
+    from slow_proxy import assert_slow_not_dead, publish_through
     devices, msg, seconds, rate = 3, 500, 6, 50 * 1024
-    due = devices * msg * seconds
-    with SlowProxy(mosquitto.port, rate=rate) as proxy:
-        t0 = time.monotonic()
-        run = run_tool(tmp, ["--sink", "mqtt", "--port", str(proxy.port), "--devices",
-                             str(devices), "--msg", str(msg), "--payload", "1KiB", "--duration",
-                             f"{seconds}s", "--qos", str(qos), "--inflight", str(inflight),
-                             "--quiet"], timeout=60)
-        elapsed = time.monotonic() - t0
-        during = proxy.counts()
-        # What the tool left in its kernel buffers goes through at once; once every connection
-        # has ended the broker has read all of it.
-        proxy.unthrottle()
-        assert proxy.wait_closed(timeout=10), proxy.counts()
-    assert run.returncode == 0, run.stderr
+    run, elapsed, during = publish_through(
+        tmp, mosquitto.port, ["--sink", "mqtt", "--qos", str(qos), "--inflight", str(inflight)],
+        devices, msg, seconds, rate)
+    assert_slow_not_dead(run, elapsed, during, devices, msg, seconds, rate, missed_share=0.5)
     assert elapsed < seconds + 1 + 3, elapsed  # the drain is bounded by --timeout (1 s)
     c = run.counters
-    assert c["sent"] + c["missed"] == due, c
-    assert c["missed"] > 0.5 * due, c  # most of the rate cannot go out
-    assert c["disconnects"] == c["reconnects"] == c["err_timeout"] == 0, c
-    assert c["connects"] == during["connections"] == devices, (c, during)
-    # The proxy did hold them to its rate (the test's own premise)...
-    assert during["up_bytes"] <= devices * rate * (elapsed + 0.5), (during, elapsed)
     # ... and the devices kept publishing at its pace: at least half of what it let through.
     assert c["completed"] > 0.5 * devices * rate * seconds / 1050, c
     if qos == 0:
@@ -359,6 +343,3 @@ def test_broker_that_reads_slower_than_the_rate(tmp, mosquitto, qos, inflight):
         assert received == c["completed"], (received, c)
     else:
         assert received <= c["sent"], (received, c)
-    if not SANITIZED:  # ASan's quarantine grows the process on its own
-        rss = [p["rss_kib"] for p in run.result["intervals"]]
-        assert max(rss) - rss[0] < 8 * 1024, rss

@@ -348,29 +348,14 @@ def test_server_that_reads_slower_than_the_rate(tmp, nats, kib):
     server is seen taking our bytes all along, so it is waited for (it was given up as stalled
     before); a PONG then comes only after the run's drain bound, so what was sent is lost at
     the end, though the server has it."""
-    from slow_proxy import SlowProxy
+    from slow_proxy import assert_slow_not_dead, publish_through
     devices, msg, seconds, rate = 3, 1500, 6, kib * 1024
-    due = devices * msg * seconds
     before = nats.varz()["in_msgs"]
-    with SlowProxy(nats.port, rate=rate) as proxy:
-        t0 = time.monotonic()
-        run = run_tool(tmp, ["--sink", "nats", "--port", str(proxy.port), "--devices",
-                             str(devices), "--msg", str(msg), "--payload", "1KiB", "--duration",
-                             f"{seconds}s", "--timeout", "3s", "--quiet"], timeout=60)
-        elapsed = time.monotonic() - t0
-        during = proxy.counts()
-        proxy.unthrottle()
-        assert proxy.wait_closed(timeout=10), proxy.counts()  # the server has read it all
-    assert run.returncode == 0, run.stderr
+    run, elapsed, during = publish_through(tmp, nats.port, ["--sink", "nats", "--timeout", "3s"],
+                                           devices, msg, seconds, rate)
+    assert_slow_not_dead(run, elapsed, during, devices, msg, seconds, rate, missed_share=0.4)
     assert elapsed < seconds + 3 + 2, elapsed  # the drain is bounded by --timeout (3 s)
     c = run.counters
-    assert c["sent"] + c["missed"] == due, c
-    assert c["missed"] > 0.4 * due, c  # most of the rate cannot go out
-    assert c["disconnects"] == c["reconnects"] == c["err_timeout"] == 0, c
-    assert c["connects"] == during["connections"] == devices, (c, during)
-    # The proxy did hold them to its rate (the test's own premise)...
-    assert during["up_bytes"] <= devices * rate * (elapsed + 0.5), (during, elapsed)
-    # ... and the devices kept publishing at its pace: at least half of what it let through.
     received = nats.varz()["in_msgs"] - before
     if kib == 50:  # sent is what got through: the proxy's pace, no confirmation in time
         assert c["sent"] > 0.5 * devices * rate * seconds / 1060, c
@@ -380,6 +365,3 @@ def test_server_that_reads_slower_than_the_rate(tmp, nats, kib):
         assert c["completed"] > 0.5 * devices * rate * seconds / 1060, c
         assert c["completed"] == c["sent"] and c["lost"] == 0, c
         assert received == c["completed"], c
-    if not SANITIZED:  # ASan's quarantine grows the process on its own
-        rss = [p["rss_kib"] for p in run.result["intervals"]]
-        assert max(rss) - rss[0] < 8 * 1024, rss
