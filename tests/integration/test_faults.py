@@ -114,6 +114,7 @@ def _port_targets():
     serve = f"{BINARY} serve --port 9100 --json {{tmp}}/server.json --sink"
     return {
         "tcp": (f"{serve} tcp", "listening", "--port=9100"),
+        "udp": (f"{serve} udp", "listening", "--sink udp --port=9100"),  # connect() binds a port
         "http": (f"{serve} http", "listening", "--url=http://127.0.0.1:9100/"),
         "mqtt": (f"{find_mosquitto()} -p 9100", "listen socket",
                  "--url=mqtt://127.0.0.1:9100 --qos 1"),
@@ -123,7 +124,7 @@ def _port_targets():
 
 
 @needs_netns
-@pytest.mark.parametrize("sink", ["tcp", "http", "mqtt", "nats"])
+@pytest.mark.parametrize("sink", ["tcp", "udp", "http", "mqtt", "nats"])
 def test_local_ports_run_out_counted_as_resources_while_the_rest_keep_time(tmp, sink):
     # A namespace of its own with 6 ephemeral ports (an even count: the kernel's search steps
     # by 2 and would miss the last of an odd range): 6 of the 10 devices connect, the other 4
@@ -153,7 +154,7 @@ wait
     # for mqtt and nats); the others' ticks are missed.
     assert c["sent"] == c["completed"] == 6 * 10 * 3 and c["lost"] == 0, c
     assert c["missed"] == 4 * 10 * 3, c
-    if sink in ("tcp", "http"):
+    if sink in ("tcp", "udp", "http"):
         assert json.loads(open(f"{tmp}/server.json").read())["messages"] == c["sent"]
 
 
