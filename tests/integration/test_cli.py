@@ -35,15 +35,6 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_2(args, flag):
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize("args, flag", [
-    (["--hostname", "does-not-exist.invalid"], "--hostname"),
-    (["--sink", "udp", "--hostname", "no-such-host.invalid"], "--hostname"),
-    (["--sink", "udp", "--echo", "--hostname", "no-such-host.invalid"], "--hostname"),
-    (["--url", "http://no-such-host.invalid:8080/"], "--url"),
-    (["--url", "mqtt://no-such-host.invalid"], "--url"),
-    (["--url", "nats://no-such-host.invalid"], "--url"),
-    (["--url", "amqp://no-such-host.invalid/"], "--url"),
-], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url", "nats-url", "amqp-url"])
 def _value_flags(*command):
     """(flag, sink) for every flag of --help that takes a value, with each sink it is for (its
     description starts "mqtt, nats: ..."; none named: the default tcp)."""
@@ -119,6 +110,15 @@ def test_a_secret_file_with_nothing_in_it_is_refused(tmp, args, flag, content):
     assert "empty" in r.stderr or "no header" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["--hostname", "does-not-exist.invalid"], "--hostname"),
+    (["--sink", "udp", "--hostname", "no-such-host.invalid"], "--hostname"),
+    (["--sink", "udp", "--echo", "--hostname", "no-such-host.invalid"], "--hostname"),
+    (["--url", "http://no-such-host.invalid:8080/"], "--url"),
+    (["--url", "mqtt://no-such-host.invalid"], "--url"),
+    (["--url", "nats://no-such-host.invalid"], "--url"),
+    (["--url", "amqp://no-such-host.invalid/"], "--url"),
+], ids=["tcp", "udp", "udp-echo", "http-url", "mqtt-url", "nats-url", "amqp-url"])
 def test_unresolvable_host_name_is_a_usage_error(tmp, args, flag):
     """A name that does not resolve (.invalid never does, RFC 6761) stops the tool before the
     run: one line naming the flag and the name, exit 2, no summary and no result file."""
