@@ -80,14 +80,6 @@ double sum_errors(const json& j, const std::string& path) {
   return sum;
 }
 
-// By reference: json::value() returns a copy, made recursively, so a deeply nested value would
-// overflow the stack. An absent member reads as an empty object, as json::value() had it.
-const json& member(const json& object, const char* key) {
-  static const json absent = json::object();
-  const auto it = object.find(key);
-  return it == object.end() ? absent : *it;
-}
-
 // Absent is 0. nlohmann's get<std::int64_t>() casts a double unchecked (undefined behaviour out of
 // range) and wraps an unsigned above INT64_MAX; other types throw json::type_error.
 std::int64_t integer(const json& object, const char* key, const std::string& path) {
@@ -102,12 +94,12 @@ std::int64_t integer(const json& object, const char* key, const std::string& pat
 }
 
 void read_header(const json& j, ResultSummary& r) {
-  const json& options = member(j, "options");
-  const json& run = member(j, "run");
+  const json& options = results::member(j, "options");
+  const json& run = results::member(j, "run");
   if (!options.is_object() || !run.is_object()) return;
   r.sink = options.value("sink", std::string());
   r.devices = integer(options, "devices", r.path);
-  const json& rate = member(options, "rate");
+  const json& rate = results::member(options, "rate");
   r.target_rate = rate.is_number() ? rate.get<double>() : 0.0;
   r.duration_ns = integer(options, "duration_ns", r.path);
   r.start_unix_ns = integer(run, "start_unix_ns", r.path);
@@ -294,9 +286,8 @@ bool evaluate(const FailIf& cond, double base, double now) {
 
 namespace {
 
-// format_duration takes whole nanoseconds and negates negative ones: a value a file may hold
-// beyond the range of Nanos (llround's result is unspecified there, LLONG_MIN on x86, and
-// negating that recursed until the stack overflowed) is printed in seconds instead.
+// A latency read from a file is a double: beyond the range of Nanos llround's result is
+// unspecified, so such a value is printed in seconds.
 std::string format_latency(double ns) {
   if (std::abs(ns) < 0x1p63) return format_duration(Nanos(std::llround(ns)));
   return fmt::format("{:.3g}s", ns / 1e9);
@@ -329,7 +320,7 @@ std::string describe(const ResultSummary& r) {
   std::string s =
       fmt::format("{}: {}, {} devices, ", r.path, r.sink.empty() ? "?" : r.sink, r.devices);
   s += r.target_rate > 0 ? "target " + format_rate(r.target_rate) : "closed loop";
-  s += ", " + format_latency(double(r.duration_ns));
+  s += ", " + format_duration(r.duration_ns);
   if (r.start_unix_ns > 0) s += ", started " + format_utc(r.start_unix_ns);
   if (r.interrupted) s += ", INTERRUPTED";
   return s;

@@ -38,18 +38,18 @@ std::string read_text(const std::string& path, const std::string& who) {
   throw UsageError{fmt::format("{}: \"{}\" is not a load-tester result file ({})", who, path, why)};
 }
 
+const json& member(const json& object, const char* key) {
+  static const json absent = json::object();
+  const auto it = object.find(key);  // end() for anything but an object
+  return it == object.end() ? absent : *it;
+}
+
 json read_result(const std::string& path, const std::string& who) {
   json j = json::parse(read_text(path, who), nullptr, false);
   if (j.is_discarded()) not_a_result(who, path, "not JSON");
   // Files of other tools, or of a future format, would otherwise read as zeros.
-  // find(), not value(): value() copies recursively, and a deeply nested member would overflow
-  // the stack.
-  const auto tool = j.is_object() ? j.find("tool") : j.end();
-  if (!j.is_object() || tool == j.end() || *tool != "load-tester")
-    not_a_result(who, path, "no \"tool\": \"load-tester\"");
-  static const json absent;
-  const auto found = j.find("format");
-  const json& format = found == j.end() ? absent : *found;
+  if (member(j, "tool") != "load-tester") not_a_result(who, path, "no \"tool\": \"load-tester\"");
+  const json& format = member(j, "format");
   if (format.is_number_integer() && format.get<std::int64_t>() > kResultFormat)
     throw UsageError{fmt::format("{}: \"{}\" has result format {}; this load-tester reads {}", who,
                                  path, format.get<std::int64_t>(), kResultFormat)};
